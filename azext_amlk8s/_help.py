@@ -1,0 +1,167 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) amlk8s contributors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+# pylint: disable=line-too-long, too-many-lines
+
+from knack.help_files import helps
+
+helps['amlk8s'] = """
+type: group
+short-summary: Deploy, check, verify, update and remove the Azure Machine Learning extension on AKS and Azure Arc-enabled Kubernetes clusters.
+long-summary: >
+    amlk8s manages the Azure Machine Learning extension (Microsoft.AzureML.Kubernetes). Every documented
+    prerequisite and setting rule is checked before anything is written to Azure; failures come back with the fix.
+    Any documented `az k8s-extension create --extension-type Microsoft.AzureML.Kubernetes ...` command works with
+    `az amlk8s deploy` in its place. Troubleshooting guide: https://aka.ms/arcmltsg
+"""
+
+helps['amlk8s deploy'] = """
+type: command
+short-summary: Validate, then create (or re-apply) the AzureML extension on a cluster.
+long-summary: >
+    Checks the inputs (settings, TLS files) and the cluster's prerequisites (provider registration, managed
+    identity, local accounts, Arc connectivity, node count, existing extensions...) before anything is written,
+    builds the configuration settings the service expects, creates the Azure Relay an Arc cluster needs, then
+    creates or re-applies the extension (PUT) and waits for it, showing progress. Running the same deploy again
+    re-applies it. Only one AzureML extension can be installed per cluster.
+    Settings can be given as typed flags (--enable-training, --ssl-cname, ...) or in the az k8s-extension form
+    (--config KEY=VALUE, --config-protected KEY=VALUE, --config-file, --config-protected-file). Protected values and
+    the content of the PEM files are never shown or logged; the local file paths are never sent.
+examples:
+  - name: AKS proof of concept with training and inference over HTTP (the documented quick start).
+    text: >
+        az amlk8s deploy --name azureml --extension-type Microsoft.AzureML.Kubernetes --config enableTraining=True enableInference=True inferenceRouterServiceType=loadBalancer allowInsecureConnections=True inferenceRouterHA=False --cluster-type managedClusters --cluster-name myaks --resource-group myrg --scope cluster
+  - name: The same with typed flags.
+    text: >
+        az amlk8s deploy -g myrg -c myaks -t aks --enable-training --enable-inference --inference-router-service-type LoadBalancer --allow-insecure-connections --inference-router-ha false
+  - name: Azure Arc-enabled cluster, training only (proof of concept).
+    text: >
+        az amlk8s deploy --name azureml --extension-type Microsoft.AzureML.Kubernetes --config enableTraining=True --cluster-type connectedClusters --cluster-name myarc --resource-group myrg --scope cluster
+  - name: AKS production, training and inference behind a public load balancer with HTTPS from PEM files.
+    text: >
+        az amlk8s deploy --name azureml --extension-type Microsoft.AzureML.Kubernetes --config enableTraining=True enableInference=True inferenceRouterServiceType=loadBalancer sslCname=ml.contoso.com --config-protected sslCertPemFile=./cert.pem sslKeyPemFile=./key.pem --cluster-type managedClusters --cluster-name myaks --resource-group myrg --scope cluster
+  - name: Azure Arc-enabled cluster in production with NVIDIA GPUs, NodePort and HTTPS.
+    text: >
+        az amlk8s deploy --name azureml --extension-type Microsoft.AzureML.Kubernetes --config enableTraining=True enableInference=True inferenceRouterServiceType=nodePort sslCname=ml.contoso.com installNvidiaDevicePlugin=True installDcgmExporter=True --config-protected sslCertPemFile=./cert.pem sslKeyPemFile=./key.pem --cluster-type connectedClusters --cluster-name myarc --resource-group myrg --scope cluster
+  - name: HTTPS with a certificate stored in a Kubernetes secret (namespace azureml, keys cert.pem and key.pem).
+    text: >
+        az amlk8s deploy -g myrg -c myaks -t managedClusters --enable-inference --inference-router-service-type LoadBalancer --ssl-secret azureml-tls --ssl-cname ml.contoso.com
+  - name: AKS with only an internal load balancer for inference.
+    text: >
+        az amlk8s deploy -g myrg -c myaks -t managedClusters --config enableInference=True inferenceRouterServiceType=LoadBalancer internalLoadBalancerProvider=azure allowInsecureConnections=True
+  - name: Arc cluster with your own (private link) Azure Relay.
+    text: >
+        az amlk8s deploy -g myrg -c myarc -t connectedClusters --config enableTraining=True relayserver.hybridConnectionResourceID=/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Relay/namespaces/<ns>/hybridConnections/<hc> --config-protected-file relay.json
+  - name: Restrict the extension and ML workloads to labelled nodes, and pin a version.
+    text: >
+        az amlk8s deploy -g myrg -c myaks -t aks --enable-training --node-selector agentpool=mlpool --auto-upgrade-minor-version false --version 1.1.88
+  - name: Show what would be sent, without writing anything.
+    text: >
+        az amlk8s deploy -g myrg -c myaks -t aks --enable-training --dry-run
+"""
+
+helps['amlk8s check'] = """
+type: command
+short-summary: Check a cluster's prerequisites and the settings you plan to deploy, without writing anything.
+long-summary: >
+    Runs the same checks as deploy and prints one row per check with its status (pass, warning, fail, unknown,
+    ignored), the finding and the fix. Exits non-zero when a blocking check fails. With settings, they are validated
+    too (including the TLS files); without, only the cluster is checked. Check ids (for --ignore-check):
+    settings, cluster-state, provider-registration, managed-identity, local-accounts, authorized-ip-ranges,
+    arc-connectivity, node-architecture, openshift, existing-extension, extension-busy, inference-router-ha,
+    internal-load-balancer, load-balancer-support, capacity, kubernetes-version, cli-version.
+examples:
+  - name: Check an AKS cluster before deploying.
+    text: az amlk8s check -g myrg -c myaks -t managedClusters -o table
+  - name: Check an Arc cluster for the settings of a production deployment; JSON for scripts.
+    text: >
+        az amlk8s check -g myrg -c myarc -t connectedClusters --config enableTraining=True enableInference=True inferenceRouterServiceType=nodePort sslCname=ml.contoso.com --config-protected sslCertPemFile=./cert.pem sslKeyPemFile=./key.pem -o json
+"""
+
+helps['amlk8s verify'] = """
+type: command
+short-summary: Report the health of a deployed AzureML extension, with a diagnosis and fix for each problem.
+long-summary: >
+    Reads the extension and reports its provisioning state, version, release train, the components its settings
+    install, each status the service reports and any error translated into a diagnosis and a fix, plus the
+    in-cluster checks to run next. Exits 0 only when the extension has succeeded and nothing is failing.
+examples:
+  - name: Verify the extension on an AKS cluster.
+    text: az amlk8s verify -g myrg -c myaks -t managedClusters -o table
+  - name: Wait up to 20 minutes for a deployment started with --no-wait to finish, then report.
+    text: az amlk8s verify -g myrg -c myarc -t connectedClusters --wait --timeout 1200
+"""
+
+helps['amlk8s show'] = """
+type: command
+short-summary: Show the AzureML extension resource of a cluster.
+long-summary: Protected settings are never returned by the service. A missing extension exits with code 3.
+examples:
+  - name: Show the extension named azureml on an AKS cluster.
+    text: az amlk8s show -g myrg -c myaks -t managedClusters
+  - name: Show only its provisioning state.
+    text: az amlk8s show -g myrg -c myarc -t connectedClusters -n azureml --query properties.provisioningState -o tsv
+"""
+
+helps['amlk8s list'] = """
+type: command
+short-summary: List the AzureML extensions of a cluster (other extension types are left out).
+examples:
+  - name: List the AzureML extensions of an AKS cluster.
+    text: az amlk8s list -g myrg -c myaks -t managedClusters -o table
+"""
+
+helps['amlk8s update'] = """
+type: command
+short-summary: Change the settings or version of the AzureML extension (PATCH).
+long-summary: >
+    Takes the same settings arguments as deploy and sends only what changes. The resulting configuration is checked
+    with the same rules as deploy (enabling inference needs the router service type and HTTPS settings). Changes
+    that disrupt running jobs or endpoints (turning training or inference off, NVIDIA plugin off, HTTP/HTTPS,
+    router service type, internal load balancer, sslCname, node selector) ask for confirmation; --yes skips it, and
+    without a terminal the update is refused. Because Azure replaces all protected settings when any is given,
+    amlk8s re-supplies the Arc relay connection string itself and refuses a change that would silently drop the TLS
+    certificate: pass the PEM files again. --node-selector gives the complete set of labels; an existing label
+    cannot be removed by update.
+examples:
+  - name: Rotate the HTTPS certificate from new PEM files.
+    text: >
+        az amlk8s update -g myrg -c myaks -t managedClusters --ssl-cert-pem-file ./new-cert.pem --ssl-key-pem-file ./new-key.pem
+  - name: Rotate the certificate the documented way (az k8s-extension spelling).
+    text: >
+        az amlk8s update --name azureml --extension-type Microsoft.AzureML.Kubernetes --config sslCname=ml.contoso.com --config-protected sslCertPemFile=./cert.pem sslKeyPemFile=./key.pem --cluster-type managedClusters --cluster-name myaks --resource-group myrg --scope cluster
+  - name: Turn HTTPS off (development clusters only).
+    text: az amlk8s update -g myrg -c myaks -t aks --allow-insecure-connections true --yes
+  - name: Enable inference on a training-only Arc cluster.
+    text: az amlk8s update -g myrg -c myarc -t arc --enable-inference --inference-router-service-type NodePort --allow-insecure-connections
+  - name: Pin a version.
+    text: az amlk8s update -g myrg -c myaks -t aks --auto-upgrade-minor-version false --version 1.1.88
+  - name: Use a custom Volcano scheduler configuration.
+    text: az amlk8s update -g myrg -c myaks -t aks --config volcanoScheduler.schedulerConfigMap=volcano-no-gang amloperator.skipResourceValidation=true
+"""
+
+helps['amlk8s delete'] = """
+type: command
+short-summary: Delete the AzureML extension from a cluster.
+long-summary: >
+    Asks for confirmation (--yes skips it; without a terminal the delete is refused). Lists the Azure resources
+    amlk8s created for the extension (the Azure Relay of an Arc cluster) and removes them only with --cleanup.
+    Removing the components from the cluster takes about 10 minutes after the command returns.
+examples:
+  - name: Delete the extension from an AKS cluster.
+    text: az amlk8s delete -g myrg -c myaks -t managedClusters --yes
+  - name: Delete it from an Arc cluster and remove the Azure Relay amlk8s created.
+    text: az amlk8s delete -g myrg -c myarc -t connectedClusters --cleanup --yes
+  - name: Remove the Azure resource even though the cluster is offline.
+    text: az amlk8s delete -g myrg -c myarc -t connectedClusters --force --yes
+"""
+
+helps['amlk8s wait'] = """
+type: command
+short-summary: Wait for the AzureML extension to reach a state (for scripts that used --no-wait).
+examples:
+  - name: Wait until a deployment started with --no-wait has succeeded.
+    text: az amlk8s wait -g myrg -c myaks -t managedClusters --created
+  - name: Wait until the extension is deleted.
+    text: az amlk8s wait -g myrg -c myaks -t managedClusters --deleted
+"""
