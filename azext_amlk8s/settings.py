@@ -1,0 +1,993 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) amlk8s contributors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""The AzureML extension's configuration settings: catalogue, rules and derived keys.
+
+Everything here is pure (no ARM, no az process). The only I/O is reading the PEM files the user named,
+through ``tls.load_tls_material``.
+
+Three steps, used by ``deploy``, ``check`` and ``update``:
+
+1. ``collect`` merges the raw ``--config``/``--config-protected`` values, the two file forms and the typed flags
+   into one ``SettingsInput`` (usage errors stop here: duplicates, a typed flag and the same key at once).
+2. ``resolve`` applies the catalogue (renamed keys, "did you mean", value types) and every documented rule,
+   reads and checks the TLS material, and returns ``Settings``: what the user asked for, normalised.
+3. ``derive`` adds what the service expects from the cluster (ids, location, relay/nginx switches, small-cluster
+   defaults, ...), giving the public and protected dictionaries that are sent.
+
+Protected values only ever live in ``Settings.protected`` and in the dictionaries ``derive`` returns; ``masked``
+replaces them before anything is shown.
+"""
+
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Tuple
+
+from azure.cli.core.azclierror import (InvalidArgumentValueError, MutuallyExclusiveArgumentError,
+                                       RequiredArgumentMissingError)
+
+EXTENSION_TYPE = 'Microsoft.AzureML.Kubernetes'
+RELEASE_NAMESPACE = 'azureml'
+SCOPE = 'cluster'
+DEFAULT_RELEASE_TRAIN = 'stable'
+KNOWN_RELEASE_TRAINS = ('stable', 'preview')
+PROTECTED_PLACEHOLDER = '<protected>'
+TSG_LINK = 'https://aka.ms/arcmltsg'
+
+# --- The catalogue ----------------------------------------------------------------------------------------------
+
+BOOL = 'bool'
+ENUM = 'enum'
+HOSTNAME = 'hostname'
+K8S_NAME = 'k8s-name'
+PATH = 'path'
+RESOURCE_ID = 'resource-id'
+TEXT = 'text'
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    kind: str
+    flag: Optional[str] = None              # the typed flag that sets it
+    choices: Tuple[str, ...] = ()           # canonical spellings for ENUM
+    protected: Optional[bool] = None        # True: must be protected; False: must be public; None: either
+    inference_only: bool = False
+    doc: str = ''
+
+
+CATALOGUE: Dict[str, Key] = {k.name: k for k in (
+    Key('enableTraining', BOOL, '--enable-training', protected=False,
+        doc='Training and batch inference support.'),
+    Key('enableInference', BOOL, '--enable-inference', protected=False, doc='Real-time inference support.'),
+    Key('allowInsecureConnections', BOOL, '--allow-insecure-connections', protected=False, inference_only=True,
+        doc='Serve inference over HTTP (development and test only).'),
+    Key('inferenceRouterServiceType', ENUM, '--inference-router-service-type',
+        choices=('LoadBalancer', 'NodePort', 'ClusterIP'), protected=False, inference_only=True,
+        doc='How the inference router (azureml-fe) is exposed.'),
+    Key('internalLoadBalancerProvider', ENUM, '--internal-load-balancer-provider', choices=('azure',),
+        protected=False, inference_only=True, doc='Use an internal Azure load balancer (AKS only).'),
+    Key('sslSecret', K8S_NAME, '--ssl-secret', protected=False, inference_only=True,
+        doc='Kubernetes secret in namespace azureml holding cert.pem and key.pem.'),
+    Key('sslCname', HOSTNAME, '--ssl-cname', protected=False, inference_only=True,
+        doc='The CNAME (FQDN) of the HTTPS inference endpoint.'),
+    Key('sslCertPemFile', PATH, '--ssl-cert-pem-file', inference_only=True,
+        doc='Local path of the PEM certificate (chain); its content is sent, protected, never the path.'),
+    Key('sslKeyPemFile', PATH, '--ssl-key-pem-file', inference_only=True,
+        doc='Local path of the PEM private key; its content is sent, protected, never the path.'),
+    Key('inferenceRouterHA', BOOL, '--inference-router-ha', protected=False, inference_only=True,
+        doc='Three inference router replicas (needs 3 nodes).'),
+    Key('installNvidiaDevicePlugin', BOOL, '--install-nvidia-device-plugin', protected=False),
+    Key('installPromOp', BOOL, '--install-prom-op', protected=False),
+    Key('installVolcano', BOOL, '--install-volcano', protected=False),
+    Key('installDcgmExporter', BOOL, '--install-dcgm-exporter', protected=False),
+    Key('clusterPurpose', ENUM, choices=('DevTest', 'FastProd'), protected=False),
+    Key('relayserver.hybridConnectionResourceID', RESOURCE_ID, protected=False,
+        doc='Bring-your-own Azure Relay hybrid connection (Arc).'),
+    Key('relayServerConnectionString', TEXT, protected=True,
+        doc='Connection string of the bring-your-own Azure Relay hybrid connection (Arc).'),
+    Key('isAKSMigration', BOOL, protected=False),
+    Key('openshift', BOOL, protected=False),
+    # Keys derived from the cluster; a user may still set them.
+    Key('domain', TEXT, protected=False),
+    Key('location', TEXT, protected=False),
+    Key('jobSchedulerLocation', TEXT, protected=False),
+    Key('cluster_name', TEXT, protected=False),
+    Key('cluster_name_friendly', TEXT, protected=False),
+    Key('clusterId', TEXT, protected=False),
+    Key('servicebus.enabled', BOOL, protected=False),
+    Key('relayserver.enabled', BOOL, protected=False),
+    Key('nginxIngress.enabled', BOOL, protected=False),
+    # Chart values documented by Microsoft outside the main table (passed through, listed for "did you mean").
+    Key('nginxIngress.controller', TEXT, protected=False),
+    Key('volcanoScheduler.schedulerConfigMap', K8S_NAME, protected=False),
+    Key('volcanoScheduler.enable', BOOL, protected=False),
+    Key('amloperator.skipResourceValidation', BOOL, protected=False),
+    Key('scoringFe.enableUpgrade', BOOL, protected=False),
+    Key('amloperator.custom_ip_interface_enabled', BOOL, protected=False),
+    Key('amloperator.custom_ip_interface', TEXT, protected=False),
+    Key('enable_https', BOOL, protected=False),
+)}
+
+# Settings whose values are secrets: refused in public settings (they would show in `az amlk8s show`).
+SECRET_KEYS = ('relayServerConnectionString', 'relayserver.relayConnectionString', 'scoringFe.sslCert',
+               'scoringFe.sslKey', 'azure_log_analytics.connection_string', 'serviceBusConnectionString',
+               'servicebus.connectionString')
+
+NODE_SELECTOR_PREFIX = 'nodeSelector.'
+
+# Old spellings: old key -> (new key, value translation or None to keep the value, note)
+RENAMED = {
+    'inferenceLoadBalancerHA': ('inferenceRouterHA', None, 'renamed in k8s-extension 1.2.2'),
+    'inferenceLoadbalancerHA': ('inferenceRouterHA', None, 'renamed in k8s-extension 1.2.2'),
+    'InferenceRouterHA': ('inferenceRouterHA', None, 'a misspelling in older documentation'),
+    'privateEndpointNodeport': ('inferenceRouterServiceType', {'true': 'NodePort'}, 'removed in 2021'),
+    'privateEndpointILB': ('internalLoadBalancerProvider', {'true': 'azure'}, 'removed in 2021'),
+    'reuseExistingPromOp': ('installPromOp', {'true': 'false', 'false': 'true'}, 'removed'),
+    'sslCertKeyFile': ('sslKeyPemFile', None, 'a misspelling in the AML-Kubernetes documentation'),
+    'slKeyPemFile': ('sslKeyPemFile', None, 'a misspelling in the secure-endpoint documentation'),
+    'sslCertPemFIle': ('sslCertPemFile', None, 'a misspelling in the secure-endpoint documentation'),
+    'sslKeyPemFIle': ('sslKeyPemFile', None, 'a misspelling in the secure-endpoint documentation'),
+}
+# Removed settings that no longer do anything: dropped with a warning.
+REMOVED = ('installBlobfuseSysctl', 'installBlobfuseFlexvol', 'volumePluginDir')
+# Settings amlk8s refuses, with the reason.
+UNSUPPORTED = {
+    'logAnalyticsWS': 'amlk8s does not create Log Analytics workspaces (the setting is no longer documented). '
+                      'Remove logAnalyticsWS; system logs are collected by the extension itself.',
+}
+
+# The typed flags, as (parameter name, setting key). nodeSelector is handled apart.
+TYPED_FLAGS = tuple((k.flag[2:].replace('-', '_'), k.name) for k in CATALOGUE.values() if k.flag)
+
+_TRUE = ('true',)
+_FALSE = ('false',)
+
+
+def as_bool(value) -> Optional[bool]:
+    """'True', 'true', True -> True; 'False'... -> False; anything else -> None."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return None
+
+
+# --- Step 1: collect ----------------------------------------------------------------------------------------------
+
+@dataclass
+class SettingsInput:
+    """The settings as the user typed them, before any rule: key -> value, and key -> where it came from."""
+    public: Dict[str, str] = field(default_factory=dict)
+    protected: Dict[str, str] = field(default_factory=dict)
+    origin: Dict[str, str] = field(default_factory=dict)     # 'public:key' / 'protected:key' -> argument label
+
+    def label(self, key: str, protected: bool = False) -> str:
+        return self.origin.get(('protected:' if protected else 'public:') + key, key)
+
+    @property
+    def empty(self) -> bool:
+        return not self.public and not self.protected
+
+
+def _add(target: Dict[str, str], origin: Dict[str, str], kind: str, key: str, value: str, label: str):
+    slot = kind + ':' + key
+    if key in target and target[key] != value:
+        raise MutuallyExclusiveArgumentError(
+            'The setting {} is given twice with different values, by {} and by {}.'.format(key, origin[slot], label),
+            'Give each setting once.')
+    target[key] = value
+    origin.setdefault(slot, label)
+
+
+def collect(config=None, protected=None, config_file=None, protected_file=None, typed=None,
+            node_selector=None) -> SettingsInput:
+    """Merge the raw and typed inputs.
+
+    ``config``/``protected`` are dicts from the inline KEY=VALUE options, ``config_file``/``protected_file`` are
+    (path, dict) pairs already read, ``typed`` maps setting keys to (value, flag) from the typed flags.
+    """
+    result = SettingsInput()
+    for kind, target, inline, from_file, option in (
+            ('public', result.public, config, config_file, '--config'),
+            ('protected', result.protected, protected, protected_file, '--config-protected')):
+        for key, value in (inline or {}).items():
+            _add(target, result.origin, kind, key, value, '{} {}'.format(option, key))
+        if from_file:
+            path, values = from_file
+            for key, value in values.items():
+                _add(target, result.origin, kind, key, value, '{} in {}'.format(key, path))
+    for key, (value, flag) in (typed or {}).items():
+        kind = 'protected' if key in ('sslCertPemFile', 'sslKeyPemFile') else 'public'
+        for other_kind, other in (('public', result.public), ('protected', result.protected)):
+            if key in other:
+                raise MutuallyExclusiveArgumentError(
+                    '{} and {} set the same setting {}.'.format(flag, result.origin[other_kind + ':' + key], key),
+                    'Use either the typed flag {} or the KEY=VALUE form, not both.'.format(flag))
+        _add(result.public if kind == 'public' else result.protected, result.origin, kind, key, value, flag)
+    for label_key, value in (node_selector or {}).items():
+        key = NODE_SELECTOR_PREFIX + label_key
+        if key in result.public or key in result.protected:
+            raise MutuallyExclusiveArgumentError(
+                '--node-selector and {} set the same setting {}.'.format(
+                    result.origin.get('public:' + key) or result.origin.get('protected:' + key), key),
+                'Use either --node-selector {}={} or the KEY=VALUE form, not both.'.format(label_key, value))
+        _add(result.public, result.origin, 'public', key, value, '--node-selector ' + label_key)
+    return result
+
+
+# --- Step 2: resolve --------------------------------------------------------------------------------------------
+
+@dataclass
+class Settings:
+    """What the user asked for, normalised and checked against every documented rule."""
+    public: Dict[str, str]
+    protected: Dict[str, str]
+    warnings: List[str]
+    tls: Optional[object] = None        # tls.TlsMaterial when PEM files were given
+    relay_supplied: bool = False        # the user brought their own Azure Relay
+
+    def get(self, key):
+        return self.public.get(key)
+
+    def flag(self, key) -> Optional[bool]:
+        return as_bool(self.public.get(key))
+
+    @property
+    def training(self) -> bool:
+        return bool(self.flag('enableTraining'))
+
+    @property
+    def inference(self) -> bool:
+        return bool(self.flag('enableInference'))
+
+    @property
+    def https(self) -> bool:
+        return self.inference and not self.flag('allowInsecureConnections')
+
+    @property
+    def node_selector(self) -> Dict[str, str]:
+        return {k[len(NODE_SELECTOR_PREFIX):]: v for k, v in self.public.items() if k.startswith(NODE_SELECTOR_PREFIX)}
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance (Levenshtein plus adjacent transpositions)."""
+    previous2, previous = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if previous2 is not None and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def _known_names():
+    return tuple(CATALOGUE) + ('nodeSelector',) + tuple(RENAMED) + tuple(UNSUPPORTED)
+
+
+def suggest(key: str) -> Optional[str]:
+    """The documented key a mistyped ``key`` most likely meant, or None when it is not close to any."""
+    if key in CATALOGUE or key in RENAMED or key in REMOVED or key in UNSUPPORTED:
+        return None
+    head = key.split('.', 1)[0] + '.' if '.' in key else None
+    best, best_distance = None, None
+    for name in _known_names():
+        candidate = name
+        probe = key
+        if name == 'nodeSelector' and head is not None:
+            probe = head[:-1]
+        if probe.lower() == candidate.lower():
+            distance = 0
+        else:
+            distance = edit_distance(probe.lower(), candidate.lower())
+            limit = 1 if len(candidate) < 8 else 2
+            if distance > limit:
+                continue
+        if best_distance is None or distance < best_distance:
+            best, best_distance = (name + key[len(probe):] if name == 'nodeSelector' else name), distance
+    if best is not None and best == key:
+        return None
+    if best in RENAMED:
+        best = RENAMED[best][0]
+    return best
+
+
+_HOST_LABEL = re.compile(r'^(?!-)[a-z0-9-]{1,63}(?<!-)$')
+_K8S_NAME = re.compile(r'^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$')
+_LABEL_NAME = re.compile(r'^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$')
+_LABEL_VALUE = re.compile(r'^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$')
+_HC_ID = re.compile(r'^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Relay/namespaces/[^/]+'
+                    r'/hybridConnections/[^/]+$', re.IGNORECASE)
+_VERSION = re.compile(r'^\d+\.\d+\.\d+$')
+
+
+def _bad_value(label, value, expected, recommendation):
+    return InvalidArgumentValueError('{} has the value {!r}, but it must be {}.'.format(label, value, expected),
+                                     recommendation)
+
+
+def _check_label_key(label, key):
+    prefix, _, name = key.rpartition('/')
+    if not _LABEL_NAME.match(name or '') or (prefix and not all(_HOST_LABEL.match(p) for p in prefix.split('.'))):
+        raise InvalidArgumentValueError(
+            '{} uses {!r}, which is not a valid Kubernetes label key.'.format(label, key),
+            'A label key is an optional DNS prefix and a name of up to 63 letters, digits, "-", "_" or ".", '
+            'for example nodeSelector.agentpool=gpupool or --node-selector kubernetes.io/os=linux.')
+
+
+def _normalise_value(key: Key, label: str, value: str) -> str:
+    if key.kind == BOOL:
+        parsed = as_bool(value)
+        if parsed is None:
+            raise _bad_value(label, value, 'true or false', 'Use {}=true or {}=false (any case).'.format(
+                key.name, key.name))
+        return 'true' if parsed else 'false'
+    if key.kind == ENUM:
+        for choice in key.choices:
+            if str(value).strip().lower() == choice.lower():
+                return choice
+        raise _bad_value(label, value, 'one of ' + ', '.join(key.choices),
+                         'Set {} to one of: {} (any case).'.format(key.name, ', '.join(key.choices)))
+    text = str(value).strip()
+    if not text:
+        raise InvalidArgumentValueError('{} is empty.'.format(label), 'Give {} a value or leave it out.'.format(
+            key.name))
+    if key.kind == HOSTNAME:
+        from azext_amlk8s.tls import validate_cname
+        return validate_cname(text, label)
+    if key.kind == K8S_NAME and not _K8S_NAME.match(text):
+        raise _bad_value(label, text, 'a Kubernetes resource name', 'Use lower-case letters, digits, "-" and ".", '
+                         'starting and ending with a letter or digit, as shown by kubectl get secrets -n azureml.')
+    if key.kind == RESOURCE_ID and not _HC_ID.match(text):
+        raise _bad_value(label, text, 'the resource id of an Azure Relay hybrid connection',
+                         'Use /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Relay/namespaces/<ns>'
+                         '/hybridConnections/<hc>, as shown by az relay hyco show --query id.')
+    return text
+
+
+def _validate_relay_connection_string(label: str, value: str):
+    parts = {}
+    for piece in value.split(';'):
+        name, sep, val = piece.partition('=')
+        if sep:
+            parts[name.strip().lower()] = val.strip()
+    missing = [n for n in ('endpoint', 'sharedaccesskeyname', 'sharedaccesskey', 'entitypath') if not parts.get(n)]
+    glued = 'entitypath' in parts.get('sharedaccesskey', '').lower()
+    if missing or glued or not parts.get('endpoint', '').startswith('sb://'):
+        raise InvalidArgumentValueError(
+            '{} is not an Azure Relay connection string (Endpoint=sb://...;SharedAccessKeyName=...;'
+            'SharedAccessKey=...;EntityPath=...){}.'.format(
+                label, '; a ";" is missing before EntityPath' if glued else ''),
+            'Copy the primary connection string of the hybrid connection\'s azureml_rw rule: az relay hyco '
+            'authorization-rule keys list -g <rg> --namespace-name <ns> --hybrid-connection-name <hc> -n azureml_rw '
+            '--query primaryConnectionString -o tsv')
+
+
+def _apply_renames(values: Dict[str, str], settings_input: SettingsInput, protected: bool, warnings: List[str]):
+    for old in list(values):
+        label = settings_input.label(old, protected)
+        if old in REMOVED:
+            del values[old]
+            warnings.append('{} is no longer used by the AzureML extension and was left out.'.format(label))
+        elif old in UNSUPPORTED:
+            raise InvalidArgumentValueError('{} is not supported.'.format(label), UNSUPPORTED[old])
+        elif old in RENAMED:
+            new, translate, why = RENAMED[old]
+            value = values.pop(old)
+            if translate is not None:
+                mapped = translate.get(str(value).strip().lower())
+                if mapped is None:
+                    warnings.append('{} ({}) was left out: {}={} has no effect.'.format(label, why, old, value))
+                    continue
+                value = mapped
+            if new in values:
+                raise MutuallyExclusiveArgumentError(
+                    '{} and {} both set {} ({} is the old name, {}).'.format(
+                        label, settings_input.label(new, protected), new, old, why),
+                    'Remove {} and keep {}.'.format(old, new))
+            values[new] = value
+            settings_input.origin.setdefault(('protected:' if protected else 'public:') + new, label)
+            warnings.append('{} is an old name ({}); it was sent as {}={}.'.format(
+                label, why, new, value if new not in SECRET_KEYS else PROTECTED_PLACEHOLDER))
+
+
+def _check_keys(values: Dict[str, str], settings_input: SettingsInput, protected: bool):
+    for key, value in values.items():
+        label = settings_input.label(key, protected)
+        guess = suggest(key)
+        if guess is not None:
+            raise InvalidArgumentValueError(
+                '{} is not a setting of the AzureML extension.'.format(label),
+                'Did you mean {}? Setting names are case-sensitive; see az amlk8s deploy -h for the list.'.format(
+                    guess))
+        if key == 'nodeSelector':
+            raise InvalidArgumentValueError(
+                '{} needs a label key: nodeSelector.<label>=<value>.'.format(label),
+                'Use --node-selector <label>=<value> or --config nodeSelector.<label>=<value>.')
+        if key.startswith(NODE_SELECTOR_PREFIX):
+            _check_label_key(label, key[len(NODE_SELECTOR_PREFIX):])
+            if not _LABEL_VALUE.match(str(value)):
+                raise _bad_value(label, value, 'a Kubernetes label value',
+                                 'Label values have up to 63 letters, digits, "-", "_" or "."')
+        if not key or any(c.isspace() for c in key):
+            raise InvalidArgumentValueError('The setting name {!r} is not valid.'.format(key),
+                                            'Setting names have no spaces, for example enableTraining=true.')
+
+
+def _normalise_input(settings_input: SettingsInput):
+    """Renames, "did you mean", secrets in the wrong place, value types. Returns (public, protected, pem, warnings);
+    ``pem`` maps sslCertPemFile/sslKeyPemFile to (path, argument label): paths are never sent."""
+    warnings: List[str] = []
+    public = dict(settings_input.public)
+    protected = dict(settings_input.protected)
+    _apply_renames(public, settings_input, False, warnings)
+    _apply_renames(protected, settings_input, True, warnings)
+    _check_keys(public, settings_input, False)
+    _check_keys(protected, settings_input, True)
+
+    both = sorted(set(public) & set(protected))
+    if both:
+        raise MutuallyExclusiveArgumentError(
+            'These settings are given both as settings and as protected settings: {}.'.format(', '.join(both)),
+            'Give each key once: protected settings are for secrets only.')
+
+    for key in list(public):
+        if key in SECRET_KEYS:
+            raise InvalidArgumentValueError(
+                '{} holds a secret but was given as a public setting; public settings are visible to anyone who '
+                'can read the extension.'.format(settings_input.label(key)),
+                'Pass it with --config-protected {}=<value> (or --config-protected-file).'.format(key))
+    for key in list(protected):
+        spec = CATALOGUE.get(key)
+        if spec is not None and spec.protected is False:
+            # Not a secret: protected settings are not readable back, so keep it visible and comparable.
+            public[key] = protected.pop(key)
+            settings_input.origin.setdefault('public:' + key, settings_input.label(key, True))
+
+    for values, is_protected in ((public, False), (protected, True)):
+        for key, value in list(values.items()):
+            spec = CATALOGUE.get(key)
+            if spec is not None and spec.kind != PATH and key not in SECRET_KEYS:
+                values[key] = _normalise_value(spec, settings_input.label(key, is_protected), value)
+
+    # PEM paths are not secrets: accept them in either form, keep them out of what is sent.
+    pem = {}
+    for key in ('sslCertPemFile', 'sslKeyPemFile'):
+        for values, is_protected in ((protected, True), (public, False)):
+            if key in values:
+                pem[key] = (values.pop(key), settings_input.label(key, is_protected))
+    return public, protected, pem, warnings
+
+
+def _load_tls(settings: Settings, settings_input: SettingsInput, pem, now):
+    from azext_amlk8s.tls import load_tls_material
+    (cert_path, cert_label), (key_path, key_label) = pem['sslCertPemFile'], pem['sslKeyPemFile']
+    settings.tls = load_tls_material(cert_path, key_path, settings.public.get('sslCname'), now=now,
+                                     cert_arg=cert_label, key_arg=key_label,
+                                     cname_arg=settings_input.label('sslCname'))
+    settings.warnings.extend(settings.tls.warnings)
+
+
+def resolve(settings_input: SettingsInput, *, require_workload: bool = True, read_tls: bool = True,
+            now=None) -> Settings:
+    """Apply the catalogue and every documented rule to what the user typed."""
+    public, protected, pem, warnings = _normalise_input(settings_input)
+    settings = Settings(public=public, protected=protected, warnings=warnings)
+    _check_workloads(settings, settings_input, require_workload)
+    _check_inference(settings, settings_input, pem)
+    _check_relay(settings, settings_input)
+    if settings.inference and settings.https and pem and read_tls:
+        _load_tls(settings, settings_input, pem, now)
+    elif pem and not settings.https:
+        warnings.append('The PEM files ({}) were left out: {}.'.format(
+            ', '.join(label for _, label in pem.values()),
+            'inference is not enabled' if not settings.inference else 'allowInsecureConnections is true'))
+    return settings
+
+
+def _check_workloads(settings: Settings, settings_input: SettingsInput, require_workload: bool):
+    if require_workload and not (settings.training or settings.inference):
+        raise RequiredArgumentMissingError(
+            'Neither training nor inference is enabled: the AzureML extension needs at least one.',
+            'Add --enable-training true, --enable-inference true, or both (or --config enableTraining=true '
+            'enableInference=true).')
+    if not settings.inference:
+        ignored = [settings_input.label(k) for k in settings.public
+                   if k in CATALOGUE and CATALOGUE[k].inference_only and k not in ('sslCertPemFile', 'sslKeyPemFile')]
+        if ignored and require_workload:
+            settings.warnings.append('{} only appl{} to inference, which is not enabled.'.format(
+                ', '.join(ignored), 'ies' if len(ignored) == 1 else 'y'))
+
+
+def _check_inference(settings: Settings, settings_input: SettingsInput, pem):
+    if not settings.inference:
+        return
+    public = settings.public
+    label = settings_input.label
+    service_type = public.get('inferenceRouterServiceType')
+    if service_type is None:
+        raise RequiredArgumentMissingError(
+            'Inference needs the inference router service type.',
+            'Add --inference-router-service-type LoadBalancer, NodePort or ClusterIP (or --config '
+            'inferenceRouterServiceType=...). Most on-premises clusters cannot provision a LoadBalancer: use NodePort '
+            'or ClusterIP there; on AKS with only internal load balancers also add '
+            '--internal-load-balancer-provider azure.')
+    if public.get('internalLoadBalancerProvider') and service_type != 'LoadBalancer':
+        raise MutuallyExclusiveArgumentError(
+            '{} applies only to the LoadBalancer router service type, but {} is {}.'.format(
+                label('internalLoadBalancerProvider'), label('inferenceRouterServiceType'), service_type),
+            'Remove internalLoadBalancerProvider, or use inferenceRouterServiceType=LoadBalancer.')
+    insecure = settings.flag('allowInsecureConnections')
+    secret = public.get('sslSecret')
+    have_cert, have_key = 'sslCertPemFile' in pem, 'sslKeyPemFile' in pem
+    if insecure:
+        given = [label(k) for k in ('sslSecret', 'sslCname') if k in public] + [v[1] for v in pem.values()]
+        if given:
+            raise MutuallyExclusiveArgumentError(
+                '{} turns HTTPS off, but {} configure{} HTTPS.'.format(
+                    label('allowInsecureConnections'), ', '.join(given), 's' if len(given) == 1 else ''),
+                'For an HTTPS endpoint drop allowInsecureConnections (or set it to false); for HTTP drop the TLS '
+                'settings.')
+        settings.warnings.append('HTTPS is off (allowInsecureConnections=true): inference endpoints accept plain '
+                                 'HTTP. Use this for development and test only.')
+        return
+    if have_cert != have_key:
+        present, absent = ('sslCertPemFile', 'sslKeyPemFile') if have_cert else ('sslKeyPemFile', 'sslCertPemFile')
+        raise RequiredArgumentMissingError(
+            '{} is given without {}: HTTPS from PEM files needs both.'.format(pem[present][1], absent),
+            'Add --ssl-{}-pem-file <path> (or --config-protected {}=<path>).'.format(
+                'key' if absent == 'sslKeyPemFile' else 'cert', absent))
+    if secret and have_cert:
+        raise MutuallyExclusiveArgumentError(
+            'Both {} and the PEM files ({}, {}) are given; configure HTTPS one way only.'.format(
+                label('sslSecret'), pem['sslCertPemFile'][1], pem['sslKeyPemFile'][1]),
+            'Keep the PEM files, or keep sslSecret (a Kubernetes secret in namespace azureml holding cert.pem and '
+            'key.pem), not both.')
+    if not secret and not have_cert:
+        raise RequiredArgumentMissingError(
+            'Inference serves HTTPS by default, and no TLS certificate is configured.',
+            'Add --ssl-cname <fqdn> with --ssl-cert-pem-file <cert.pem> --ssl-key-pem-file <key.pem>, or '
+            '--ssl-cname <fqdn> --ssl-secret <secret in namespace azureml>; or, for development and test only, '
+            '--allow-insecure-connections true.')
+    if not public.get('sslCname'):
+        raise RequiredArgumentMissingError(
+            'HTTPS inference needs the endpoint\'s CNAME.',
+            'Add --ssl-cname <fqdn> (or --config sslCname=<fqdn>): the DNS name clients use, covered by the '
+            'certificate.')
+
+
+def _check_relay(settings: Settings, settings_input: SettingsInput):
+    hc_id = settings.public.get('relayserver.hybridConnectionResourceID')
+    conn = settings.protected.get('relayServerConnectionString')
+    if hc_id and not conn:
+        raise RequiredArgumentMissingError(
+            '{} is given without the relay connection string.'.format(
+                settings_input.label('relayserver.hybridConnectionResourceID')),
+            'Add --config-protected relayServerConnectionString=<connection string of the azureml_rw rule>.')
+    if conn and not hc_id:
+        raise RequiredArgumentMissingError(
+            '{} is given without the hybrid connection.'.format(
+                settings_input.label('relayServerConnectionString', True)),
+            'Add --config relayserver.hybridConnectionResourceID=<hybrid connection resource id>.')
+    if conn:
+        _validate_relay_connection_string(settings_input.label('relayServerConnectionString', True), conn)
+        entity = conn.lower().rsplit('entitypath=', 1)[-1].split(';')[0].strip()
+        if entity and entity != hc_id.rstrip('/').rsplit('/', 1)[-1].lower():
+            raise InvalidArgumentValueError(
+                'The relay connection string is for hybrid connection {!r}, but '
+                'relayserver.hybridConnectionResourceID names {!r}.'.format(entity, hc_id.rsplit('/', 1)[-1]),
+                'Use the connection string of the same hybrid connection.')
+        settings.relay_supplied = True
+
+
+def check_fixed_arguments(extension_type=None, scope=None, release_namespace=None):
+    """The k8s-extension compatibility arguments: accepted, but only with their one valid value."""
+    if extension_type is not None and extension_type.strip().lower() != EXTENSION_TYPE.lower():
+        raise InvalidArgumentValueError(
+            '--extension-type is {!r}, but amlk8s deploys only {}.'.format(extension_type, EXTENSION_TYPE),
+            'Drop --extension-type (it is implied), or use az k8s-extension for other extension types.')
+    if scope is not None and scope.strip().lower() != SCOPE:
+        raise InvalidArgumentValueError(
+            '--scope is {!r}, but the AzureML extension installs only at cluster scope.'.format(scope),
+            'Drop --scope or use --scope cluster.')
+    if release_namespace is not None and release_namespace.strip() != RELEASE_NAMESPACE:
+        raise InvalidArgumentValueError(
+            '--release-namespace is {!r}, but the AzureML extension always installs into namespace {}.'.format(
+                release_namespace, RELEASE_NAMESPACE),
+            'Drop --release-namespace or use --release-namespace azureml. Workloads can still run in other '
+            'namespaces: pick one when attaching the cluster (az ml compute attach --namespace).')
+
+
+@dataclass(frozen=True)
+class VersionChoice:
+    auto_upgrade: Optional[bool]
+    version: Optional[str]
+    release_train: Optional[str]
+    warnings: Tuple[str, ...] = ()
+
+
+def resolve_version(auto_upgrade=None, version=None, release_train=None, *, default_train=True) -> VersionChoice:
+    """--auto-upgrade-minor-version / --version / --release-train, with the service's rule: a pinned version needs
+    auto-upgrade off (since API 2023-05-01 the service rejects both)."""
+    warnings = []
+    if version is not None:
+        version = version.strip()
+        if not _VERSION.match(version):
+            raise InvalidArgumentValueError(
+                '--version {!r} is not an extension version such as 1.1.88.'.format(version),
+                'List the available versions with az k8s-extension extension-types list-versions-by-cluster '
+                '--extension-type microsoft.azureml.kubernetes ..., or leave --version out for the latest.')
+        if auto_upgrade is True:
+            raise MutuallyExclusiveArgumentError(
+                '--version pins the extension, which needs --auto-upgrade-minor-version false, but it is true.',
+                'Add --auto-upgrade-minor-version false, or drop --version to follow the release train.')
+        auto_upgrade = False
+    if release_train is not None:
+        release_train = release_train.strip()
+        if not release_train:
+            raise InvalidArgumentValueError('--release-train is empty.', 'Use --release-train stable or preview.')
+        if release_train.lower() not in KNOWN_RELEASE_TRAINS:
+            warnings.append('--release-train {} is not one of {}; the service rejects unknown trains with '
+                            '"Chart path not found".'.format(release_train, ', '.join(KNOWN_RELEASE_TRAINS)))
+    elif default_train:
+        release_train = DEFAULT_RELEASE_TRAIN
+    return VersionChoice(auto_upgrade, version, release_train, tuple(warnings))
+
+
+# --- Step 3: derive ----------------------------------------------------------------------------------------------
+
+def derive(settings: Settings, facts) -> Tuple[Dict[str, str], Dict[str, str], List[str]]:
+    """The public and protected settings to send, given the cluster's facts.
+
+    ``facts`` needs ``ref`` (ClusterRef), ``location``, ``node_count`` and ``is_openshift``. Keys the user set
+    always win over derived ones (the ``doamin`` bug of k8s-extension overwrote ``domain``).
+    """
+    ref = facts.ref
+    notes: List[str] = []
+    public = dict(settings.public)
+    protected = dict(settings.protected)
+
+    def default(key, value):
+        if key not in public:
+            public[key] = value
+
+    location = (facts.location or '').lower()
+    default('cluster_name', ref.resource_id)
+    default('clusterId', public['cluster_name'])
+    default('prometheus.prometheusSpec.externalLabels.cluster_name', public['cluster_name'])
+    if location:
+        default('location', location)
+        default('jobSchedulerLocation', location)
+        default('domain', '{}.cloudapp.azure.com'.format(location))
+    default('cluster_name_friendly', ref.cluster_name)
+    default('servicebus.enabled', 'false')
+    default('relayserver.enabled', 'false' if ref.is_aks else 'true')
+    default('nginxIngress.enabled', 'true' if ref.is_aks else 'false')
+    if getattr(facts, 'is_openshift', False):
+        default('openshift', 'true')
+
+    nodes = facts.node_count
+    if nodes is not None and nodes < 3:
+        if 'inferenceRouterHA' not in public and settings.inference:
+            notes.append('The cluster has {} node{}: inferenceRouterHA=false (one inference router instead of '
+                         'three).'.format(nodes, '' if nodes == 1 else 's'))
+        default('inferenceRouterHA', 'false')
+        default('clusterPurpose', 'DevTest')
+
+    if settings.inference:
+        service_type = public.get('inferenceRouterServiceType')
+        public['scoringFe.serviceType.nodePort'] = 'true' if service_type == 'NodePort' else 'false'
+        if public.get('internalLoadBalancerProvider') == 'azure':
+            public['scoringFe.serviceType.internalLoadBalancer'] = 'true'
+        if settings.https and public.get('sslSecret'):
+            public['scoringFe.sslSecret'] = public['sslSecret']
+        if settings.https and settings.tls is not None:
+            protected['scoringFe.sslCert'] = settings.tls.cert_b64
+            protected['scoringFe.sslKey'] = settings.tls.key_b64
+        if as_bool(public.get('isAKSMigration')):
+            public['scoringFe.namespace'] = 'default'
+
+    if 'relayServerConnectionString' in protected:
+        protected.setdefault('relayserver.relayConnectionString', protected['relayServerConnectionString'])
+        hc_id = public['relayserver.hybridConnectionResourceID']
+        default('relayserver.hybridConnectionName', hc_id.rstrip('/').rsplit('/', 1)[-1])
+    return public, protected, notes
+
+
+def with_relay(public: Dict[str, str], protected: Dict[str, str], hybrid_connection_id: str, hybrid_connection_name: str,
+               connection_string: str):
+    """Add the relay created (or found) for an Arc cluster, as az k8s-extension does."""
+    public['relayserver.hybridConnectionResourceID'] = hybrid_connection_id
+    public['relayserver.hybridConnectionName'] = hybrid_connection_name
+    protected['relayServerConnectionString'] = connection_string
+    protected['relayserver.relayConnectionString'] = connection_string
+
+
+def needs_relay(public: Mapping[str, str], protected: Mapping[str, str]) -> bool:
+    """True when the extension needs an Azure Relay that amlk8s must find or create."""
+    return as_bool(public.get('relayserver.enabled')) is not False and 'relayServerConnectionString' not in protected
+
+
+def masked(protected: Mapping[str, str]) -> Dict[str, str]:
+    return {key: PROTECTED_PLACEHOLDER for key in protected}
+
+
+def extension_body(public, protected, version_choice: VersionChoice, identity: Optional[str] = None) -> dict:
+    """The ARM body of the extension (API 2023-05-01), as sent by the PUT."""
+    properties = {
+        'extensionType': EXTENSION_TYPE,
+        'autoUpgradeMinorVersion': True if version_choice.auto_upgrade is None else version_choice.auto_upgrade,
+        'releaseTrain': version_choice.release_train,
+        'scope': {'cluster': {'releaseNamespace': RELEASE_NAMESPACE}},
+        'configurationSettings': dict(public),
+        'configurationProtectedSettings': dict(protected),
+    }
+    if version_choice.version is not None:
+        properties['version'] = version_choice.version
+    body = {'properties': properties}
+    if identity:
+        body['identity'] = {'type': identity}
+    return body
+
+
+def intent_fields(settings: Optional[Settings]) -> dict:
+    """The keyword arguments of ``prereqs.Intent`` for these settings (empty when no settings were given)."""
+    if settings is None:
+        return {}
+    return {
+        'training': settings.training,
+        'inference': settings.inference,
+        'router_ha': settings.flag('inferenceRouterHA'),
+        'service_type': (settings.get('inferenceRouterServiceType') or '')[:1].lower() +
+                        (settings.get('inferenceRouterServiceType') or '')[1:] or None,
+        'internal_lb': settings.get('internalLoadBalancerProvider') == 'azure',
+        'node_selector': settings.node_selector,
+        'nvidia_plugin': settings.flag('installNvidiaDevicePlugin'),
+        'cluster_purpose': settings.get('clusterPurpose'),
+    }
+
+
+def unique(messages) -> List[str]:
+    seen, out = set(), []
+    for message in messages:
+        if message and message not in seen:
+            seen.add(message)
+            out.append(message)
+    return out
+
+
+def summary(settings: Settings) -> str:
+    """One line describing the resolved settings (no secrets)."""
+    parts = [' and '.join(w for w, on in (('training', settings.training), ('inference', settings.inference)) if on)
+             or 'no workload']
+    if settings.inference:
+        endpoint = settings.get('inferenceRouterServiceType') or '?'
+        if settings.get('internalLoadBalancerProvider'):
+            endpoint += ' (internal)'
+        if settings.https:
+            endpoint += ', HTTPS for {} with {}'.format(
+                settings.get('sslCname'), 'secret ' + settings.get('sslSecret') if settings.get('sslSecret')
+                else 'the given PEM files')
+        else:
+            endpoint += ', HTTP only'
+        parts.append('inference router ' + endpoint)
+    if settings.node_selector:
+        parts.append('node selector ' + ', '.join('{}={}'.format(k, v) for k, v in settings.node_selector.items()))
+    return 'Settings are valid: ' + '; '.join(parts) + '.'
+
+
+# --- update ------------------------------------------------------------------------------------------------------
+
+JOBS = 'training jobs'
+ENDPOINTS = 'online endpoints and deployments'
+
+# key -> (what changing it does, impacted workloads, only when it goes true -> false)
+IMPACT_RULES = (
+    ('enableTraining', 'turns training off', (JOBS,), True),
+    ('enableInference', 'turns inference off', (ENDPOINTS,), True),
+    ('installNvidiaDevicePlugin', 'removes the NVIDIA device plugin (GPU workloads lose their GPUs)',
+     (JOBS, ENDPOINTS), True),
+    ('allowInsecureConnections', 'switches the inference endpoint between HTTP and HTTPS', (ENDPOINTS,), False),
+    ('inferenceRouterServiceType', 'changes how the inference router is exposed', (ENDPOINTS,), False),
+    ('internalLoadBalancerProvider', 'changes the inference router\'s load balancer', (ENDPOINTS,), False),
+    ('sslCname', 'changes the HTTPS endpoint\'s name', (ENDPOINTS,), False),
+)
+
+
+def _comparable(key, value):
+    if value is None:
+        return None
+    spec = CATALOGUE.get(key)
+    if spec is not None and spec.kind == BOOL and as_bool(value) is not None:
+        return as_bool(value)
+    if spec is not None and spec.kind == ENUM:
+        return str(value).strip().lower()
+    return str(value)
+
+
+def impacts(old: Mapping[str, str], new: Mapping[str, Optional[str]]) -> List[Tuple[str, Tuple[str, ...]]]:
+    """The disruptive changes in ``new`` (the keys sent, None = removed) against ``old``: (description, workloads)."""
+    found = []
+    for key, what, workloads, only_true_to_false in IMPACT_RULES:
+        if key not in new:
+            continue
+        before, after = _comparable(key, old.get(key)), _comparable(key, new.get(key))
+        if only_true_to_false:
+            if before is True and after is not True:
+                found.append(('{} {} -> {}: {}'.format(key, old.get(key), new.get(key), what), workloads))
+        elif before != after and not (before is None and after in (False, None) and key == 'allowInsecureConnections'):
+            found.append(('{} {} -> {}: {}'.format(key, old.get(key, '(not set)'), new.get(key, '(removed)'), what),
+                          workloads))
+    for key in sorted(k for k in new if k.startswith(NODE_SELECTOR_PREFIX)):
+        if _comparable(key, old.get(key)) != _comparable(key, new.get(key)):
+            found.append(('{} {} -> {}: moves the extension and ML workloads to other nodes'.format(
+                key, old.get(key, '(not set)'), new.get(key)), (JOBS, ENDPOINTS)))
+    return found
+
+
+def confirmation_message(found, extension_name, cluster_display) -> str:
+    workloads = sorted({w for _, ws in found for w in ws})
+    lines = ['This update of the AzureML extension {!r} on {} affects active {}: they may fail or become '
+             'unavailable while it applies. It is safe when the cluster runs none.'.format(
+                 extension_name, cluster_display, ' and '.join(workloads))]
+    lines.extend('  - ' + description for description, _ in found)
+    lines.append('Proceed?')
+    return '\n'.join(lines)
+
+
+@dataclass
+class UpdatePlan:
+    public: Dict[str, Optional[str]]            # the configurationSettings to PATCH (None removes a key)
+    protected: Optional[Dict[str, str]]         # the complete new protected set, or None to leave it untouched
+    relay_key_needed: bool                      # the Arc relay connection string must be re-read and re-supplied
+    impacts: List[Tuple[str, Tuple[str, ...]]]
+    warnings: List[str]
+    settings: Settings                          # the resulting configuration (for the prerequisite checks)
+
+    @property
+    def empty(self) -> bool:
+        return not self.public and self.protected is None
+
+
+def _tolerant(old: Mapping[str, str]) -> Dict[str, str]:
+    """An existing extension's settings in our normal form, without failing on values we would refuse."""
+    out = {}
+    for key, value in old.items():
+        if value is None:
+            continue
+        spec = CATALOGUE.get(key)
+        text = str(value)
+        if spec is not None and spec.kind == BOOL and as_bool(text) is not None:
+            text = 'true' if as_bool(text) else 'false'
+        elif spec is not None and spec.kind == ENUM:
+            text = next((c for c in spec.choices if c.lower() == text.strip().lower()), text)
+        out[key] = text
+    return out
+
+
+def plan_update(old_settings: Mapping[str, str], settings_input: SettingsInput, facts, *,
+                replace_node_selector: bool = False, now=None) -> UpdatePlan:
+    """What a PATCH must send to turn ``old_settings`` (the extension's configurationSettings) into what the user
+    asked for, after checking the resulting configuration with the same rules as deploy."""
+    changes, changes_protected, pem, warnings = _normalise_input(settings_input)
+    old = _tolerant(old_settings or {})
+    removals = set()
+
+    old_inference = as_bool(old.get('enableInference')) is True
+    old_secret = old.get('sslSecret') or old.get('scoringFe.sslSecret')
+    old_pem = old_inference and as_bool(old.get('allowInsecureConnections')) is not True and not old_secret and \
+        bool(old.get('sslCname'))
+
+    merged = dict(old)
+    merged.update(changes)
+    view = SettingsInput(public={}, protected={}, origin=dict(settings_input.origin))
+    for key in old:
+        view.origin.setdefault('public:' + key, 'the existing setting ' + key)
+
+    going_insecure = as_bool(changes.get('allowInsecureConnections')) is True
+    if going_insecure:
+        # Microsoft's "disable TLS": allowInsecureConnections=true and the TLS settings removed.
+        for key in ('sslCname', 'sslSecret', 'scoringFe.sslSecret'):
+            if key in old and key not in changes:
+                merged.pop(key, None)
+                removals.add(key)
+    if pem and old_secret and 'sslSecret' not in changes:
+        # From a Kubernetes secret to PEM files: the secret's keys go.
+        for key in ('sslSecret', 'scoringFe.sslSecret'):
+            if key in old:
+                merged.pop(key, None)
+                removals.add(key)
+
+    tls_in_place = old_pem and not pem and 'sslSecret' not in changes and not going_insecure
+    pem_view = dict(pem)
+    if tls_in_place:
+        pem_view = {'sslCertPemFile': ('', 'the current certificate'), 'sslKeyPemFile': ('', 'the current key')}
+
+    settings = Settings(public=merged, protected=dict(changes_protected), warnings=warnings)
+    view.public = merged
+    _check_workloads(settings, view, True)
+    if settings.inference:
+        _check_inference(settings, view, pem_view)
+    if changes_protected.get('relayServerConnectionString') or changes.get('relayserver.hybridConnectionResourceID'):
+        _check_relay(Settings(public=dict(changes), protected=dict(changes_protected), warnings=[]), view)
+    if pem and settings.https:
+        _load_tls(settings, view, pem, now)
+
+    if replace_node_selector:
+        dropped = sorted(k for k in old if k.startswith(NODE_SELECTOR_PREFIX) and k not in changes)
+        if dropped:
+            raise InvalidArgumentValueError(
+                '--node-selector would remove {}: the AzureML extension cannot remove an existing node selector, '
+                'only change existing ones or add new ones.'.format(', '.join(dropped)),
+                'Repeat the existing labels in --node-selector; to remove one, delete the extension and deploy it '
+                'again (az amlk8s delete, then az amlk8s deploy).')
+
+    derived_public, derived_protected, notes = derive(settings, facts)
+    warnings.extend(notes)
+    patch: Dict[str, Optional[str]] = {}
+    newly_inference = settings.inference and not old_inference
+    for key, value in derived_public.items():
+        related = key in changes or key.startswith('scoringFe.') or \
+            (newly_inference and key in ('inferenceRouterHA', 'clusterPurpose'))
+        if related and _comparable(key, old.get(key)) != _comparable(key, value):
+            patch[key] = value
+    for key in removals:
+        patch[key] = None
+    if pem and old_secret and 'sslSecret' not in changes:
+        warnings.append('HTTPS now uses the given PEM files instead of the Kubernetes secret {}.'.format(old_secret))
+    if going_insecure and removals:
+        warnings.append('HTTPS is turned off; {} {} removed.'.format(
+            ', '.join(sorted(removals)), 'is' if len(removals) == 1 else 'are'))
+
+    # Protected settings are replaced as a whole by ARM: send the complete set, or nothing.
+    new_protected = {k: v for k, v in derived_protected.items()}
+    tls_dropped = old_pem and not tls_in_place and not pem
+    protected = None
+    relay_key_needed = False
+    if new_protected or tls_dropped:
+        protected = new_protected
+        if tls_in_place and settings.https:
+            raise RequiredArgumentMissingError(
+                'Changing protected settings replaces all of them, and the current TLS certificate and key cannot '
+                'be read back from Azure: they would be dropped.',
+                'Pass them again in the same command: --ssl-cert-pem-file <cert.pem> --ssl-key-pem-file <key.pem>.')
+        for flag, secret in (('azure_log_analytics.enabled', 'azure_log_analytics.connection_string'),
+                             ('servicebus.enabled', 'serviceBusConnectionString')):
+            if as_bool(old.get(flag)) is True and secret not in protected:
+                raise RequiredArgumentMissingError(
+                    'Changing protected settings replaces all of them, and {} (used because {} is true) cannot be '
+                    'read back from Azure.'.format(secret, flag),
+                    'Pass it again: --config-protected {}=<value>.'.format(secret))
+        relay_enabled = as_bool(merged.get('relayserver.enabled'))
+        relay_key_needed = 'relayServerConnectionString' not in protected and (
+            relay_enabled is True or (relay_enabled is None and 'relayserver.hybridConnectionResourceID' in old))
+        warnings.append('Protected settings are replaced as a whole: amlk8s sends {}{}; any other protected setting '
+                        'set earlier is dropped.'.format(
+                            ', '.join(sorted(protected)) or 'none',
+                            ' and re-supplies the Azure Relay connection string' if relay_key_needed else ''))
+    found = impacts(old, {k: v for k, v in patch.items() if k in changes or k in removals})
+    return UpdatePlan(public=patch, protected=protected, relay_key_needed=relay_key_needed, impacts=found,
+                      warnings=unique(warnings), settings=settings)
+
+
+def patch_body(plan: UpdatePlan, version_choice: VersionChoice) -> dict:
+    properties = {}
+    if version_choice.auto_upgrade is not None:
+        properties['autoUpgradeMinorVersion'] = version_choice.auto_upgrade
+    if version_choice.release_train is not None:
+        properties['releaseTrain'] = version_choice.release_train
+    if version_choice.version is not None:
+        properties['version'] = version_choice.version
+    if plan.public:
+        properties['configurationSettings'] = dict(plan.public)
+    if plan.protected is not None:
+        properties['configurationProtectedSettings'] = dict(plan.protected)
+    return {'properties': properties}
