@@ -16,12 +16,12 @@ def parse_key_value(item: str, option: str):
     key = key.strip()
     if not sep or not key:
         raise InvalidArgumentValueError(
-            '{} expects KEY=VALUE pairs, but got {!r}.'.format(option, _shown(item)),
+            'Option {} expects KEY=VALUE pairs, but got {!r}.'.format(option, _shown(item)),
             'Write each setting as KEY=VALUE with no spaces around "=", for example {} enableTraining=true. Quote '
             'values that contain spaces.'.format(option))
     if any(c.isspace() for c in key):
         raise InvalidArgumentValueError(
-            '{} got the setting name {!r}, which contains a space.'.format(option, key),
+            'Option {} got the setting name {!r}, which contains a space.'.format(option, key),
             'Write each setting as KEY=VALUE with no spaces around "=".')
     return key, value
 
@@ -41,7 +41,7 @@ class KeyValueAction(argparse.Action):  # pylint: disable=too-few-public-methods
             key, value = parse_key_value(item, option)
             if key in current and current[key] != value:
                 raise InvalidArgumentValueError(
-                    '{} sets {} twice with different values.'.format(option, key), 'Give each setting once.')
+                    'Option {} sets {} twice with different values.'.format(option, key), 'Give each setting once.')
             current[key] = value
         setattr(namespace, self.dest, current)
 
@@ -68,19 +68,19 @@ def read_settings_file(path: str, option: str) -> dict:
         with open(full, 'rb') as handle:
             raw = handle.read()
     except OSError as ex:
-        raise FileOperationError('{} {}: the file cannot be read ({}).'.format(option, path, ex.strerror or ex),
+        raise FileOperationError('The file {} given by {} cannot be read ({}).'.format(path, option, ex.strerror or ex),
                                  'Check the path and its permissions.') from None
     try:
         data = json.loads(raw.decode('utf-8-sig'))
     except (UnicodeDecodeError, ValueError):
         raise InvalidArgumentValueError(
-            '{} {} is not a JSON file.'.format(option, path),
+            'The file {} given by {} is not JSON.'.format(path, option),
             'The file must hold one JSON object of settings, for example {"enableTraining": "true"}.') from None
     if not isinstance(data, dict):
-        raise InvalidArgumentValueError('{} {} holds JSON, but not an object of settings.'.format(option, path),
+        raise InvalidArgumentValueError('The file {} given by {} holds JSON, but not an object of settings.'.format(path, option),
                                         'The file must hold one JSON object, for example {"enableTraining": "true"}.')
     if not data:
-        raise InvalidArgumentValueError('{} {} holds no settings.'.format(option, path),
+        raise InvalidArgumentValueError('The file {} given by {} holds no settings.'.format(path, option),
                                         'Add settings to the file or drop {}.'.format(option))
     out = {}
     _flatten('', data, out, path)

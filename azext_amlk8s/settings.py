@@ -310,7 +310,7 @@ _VERSION = re.compile(r'^\d+\.\d+\.\d+$')
 
 
 def _bad_value(label, value, expected, recommendation):
-    return InvalidArgumentValueError('{} has the value {!r}, but it must be {}.'.format(label, value, expected),
+    return InvalidArgumentValueError('Setting {} has the value {!r}, but it must be {}.'.format(label, value, expected),
                                      recommendation)
 
 
@@ -318,7 +318,7 @@ def _check_label_key(label, key):
     prefix, _, name = key.rpartition('/')
     if not _LABEL_NAME.match(name or '') or (prefix and not all(_HOST_LABEL.match(p) for p in prefix.split('.'))):
         raise InvalidArgumentValueError(
-            '{} uses {!r}, which is not a valid Kubernetes label key.'.format(label, key),
+            'Setting {} uses {!r}, which is not a valid Kubernetes label key.'.format(label, key),
             'A label key is an optional DNS prefix and a name of up to 63 letters, digits, "-", "_" or ".", '
             'for example nodeSelector.agentpool=gpupool or --node-selector kubernetes.io/os=linux.')
 
@@ -338,7 +338,7 @@ def _normalise_value(key: Key, label: str, value: str) -> str:
                          'Set {} to one of: {} (any case).'.format(key.name, ', '.join(key.choices)))
     text = str(value).strip()
     if not text:
-        raise InvalidArgumentValueError('{} is empty.'.format(label), 'Give {} a value or leave it out.'.format(
+        raise InvalidArgumentValueError('Setting {} is empty.'.format(label), 'Give {} a value or leave it out.'.format(
             key.name))
     if key.kind == HOSTNAME:
         from azext_amlk8s.tls import validate_cname
@@ -363,7 +363,7 @@ def _validate_relay_connection_string(label: str, value: str):
     glued = 'entitypath' in parts.get('sharedaccesskey', '').lower()
     if missing or glued or not parts.get('endpoint', '').startswith('sb://'):
         raise InvalidArgumentValueError(
-            '{} is not an Azure Relay connection string (Endpoint=sb://...;SharedAccessKeyName=...;'
+            'Setting {} is not an Azure Relay connection string (Endpoint=sb://...;SharedAccessKeyName=...;'
             'SharedAccessKey=...;EntityPath=...){}.'.format(
                 label, '; a ";" is missing before EntityPath' if glued else ''),
             'Copy the primary connection string of the hybrid connection\'s azureml_rw rule: az relay hyco '
@@ -376,26 +376,26 @@ def _apply_renames(values: Dict[str, str], settings_input: SettingsInput, protec
         label = settings_input.label(old, protected)
         if old in REMOVED:
             del values[old]
-            warnings.append('{} is no longer used by the AzureML extension and was left out.'.format(label))
+            warnings.append('Setting {} is no longer used by the AzureML extension and was left out.'.format(label))
         elif old in UNSUPPORTED:
-            raise InvalidArgumentValueError('{} is not supported.'.format(label), UNSUPPORTED[old])
+            raise InvalidArgumentValueError('Setting {} is not supported.'.format(label), UNSUPPORTED[old])
         elif old in RENAMED:
             new, translate, why = RENAMED[old]
             value = values.pop(old)
             if translate is not None:
                 mapped = translate.get(str(value).strip().lower())
                 if mapped is None:
-                    warnings.append('{} ({}) was left out: {}={} has no effect.'.format(label, why, old, value))
+                    warnings.append('Setting {} ({}) was left out: {}={} has no effect.'.format(label, why, old, value))
                     continue
                 value = mapped
             if new in values:
                 raise MutuallyExclusiveArgumentError(
-                    '{} and {} both set {} ({} is the old name, {}).'.format(
+                    'Setting {} and {} both set {} ({} is the old name, {}).'.format(
                         label, settings_input.label(new, protected), new, old, why),
                     'Remove {} and keep {}.'.format(old, new))
             values[new] = value
             settings_input.origin.setdefault(('protected:' if protected else 'public:') + new, label)
-            warnings.append('{} is an old name ({}); it was sent as {}={}.'.format(
+            warnings.append('Setting {} is an old name ({}); it was sent as {}={}.'.format(
                 label, why, new, value if new not in SECRET_KEYS else PROTECTED_PLACEHOLDER))
 
 
@@ -405,12 +405,12 @@ def _check_keys(values: Dict[str, str], settings_input: SettingsInput, protected
         guess = suggest(key)
         if guess is not None:
             raise InvalidArgumentValueError(
-                '{} is not a setting of the AzureML extension.'.format(label),
+                'Setting {} is not a setting of the AzureML extension.'.format(label),
                 'Did you mean {}? Setting names are case-sensitive; see az amlk8s deploy -h for the list.'.format(
                     guess))
         if key == 'nodeSelector':
             raise InvalidArgumentValueError(
-                '{} needs a label key: nodeSelector.<label>=<value>.'.format(label),
+                'Setting {} needs a label key: nodeSelector.<label>=<value>.'.format(label),
                 'Use --node-selector <label>=<value> or --config nodeSelector.<label>=<value>.')
         if key.startswith(NODE_SELECTOR_PREFIX):
             _check_label_key(label, key[len(NODE_SELECTOR_PREFIX):])
@@ -442,7 +442,7 @@ def _normalise_input(settings_input: SettingsInput):
     for key in list(public):
         if key in SECRET_KEYS:
             raise InvalidArgumentValueError(
-                '{} holds a secret but was given as a public setting; public settings are visible to anyone who '
+                'Setting {} holds a secret but was given as a public setting; public settings are visible to anyone who '
                 'can read the extension.'.format(settings_input.label(key)),
                 'Pass it with --config-protected {}=<value> (or --config-protected-file).'.format(key))
     for key in list(protected):
@@ -503,7 +503,7 @@ def _check_workloads(settings: Settings, settings_input: SettingsInput, require_
         ignored = [settings_input.label(k) for k in settings.public
                    if k in CATALOGUE and CATALOGUE[k].inference_only and k not in ('sslCertPemFile', 'sslKeyPemFile')]
         if ignored and require_workload:
-            settings.warnings.append('{} only appl{} to inference, which is not enabled.'.format(
+            settings.warnings.append('Setting {} only appl{} to inference, which is not enabled.'.format(
                 ', '.join(ignored), 'ies' if len(ignored) == 1 else 'y'))
 
 
@@ -522,7 +522,7 @@ def _check_inference(settings: Settings, settings_input: SettingsInput, pem):
             '--internal-load-balancer-provider azure.')
     if public.get('internalLoadBalancerProvider') and service_type != 'LoadBalancer':
         raise MutuallyExclusiveArgumentError(
-            '{} applies only to the LoadBalancer router service type, but {} is {}.'.format(
+            'Setting {} applies only to the LoadBalancer router service type, but {} is {}.'.format(
                 label('internalLoadBalancerProvider'), label('inferenceRouterServiceType'), service_type),
             'Remove internalLoadBalancerProvider, or use inferenceRouterServiceType=LoadBalancer.')
     insecure = settings.flag('allowInsecureConnections')
@@ -532,7 +532,7 @@ def _check_inference(settings: Settings, settings_input: SettingsInput, pem):
         given = [label(k) for k in ('sslSecret', 'sslCname') if k in public] + [v[1] for v in pem.values()]
         if given:
             raise MutuallyExclusiveArgumentError(
-                '{} turns HTTPS off, but {} configure{} HTTPS.'.format(
+                'Setting {} turns HTTPS off, but {} configure{} HTTPS.'.format(
                     label('allowInsecureConnections'), ', '.join(given), 's' if len(given) == 1 else ''),
                 'For an HTTPS endpoint drop allowInsecureConnections (or set it to false); for HTTP drop the TLS '
                 'settings.')
@@ -542,7 +542,7 @@ def _check_inference(settings: Settings, settings_input: SettingsInput, pem):
     if have_cert != have_key:
         present, absent = ('sslCertPemFile', 'sslKeyPemFile') if have_cert else ('sslKeyPemFile', 'sslCertPemFile')
         raise RequiredArgumentMissingError(
-            '{} is given without {}: HTTPS from PEM files needs both.'.format(pem[present][1], absent),
+            'Setting {} is given without {}: HTTPS from PEM files needs both.'.format(pem[present][1], absent),
             'Add --ssl-{}-pem-file <path> (or --config-protected {}=<path>).'.format(
                 'key' if absent == 'sslKeyPemFile' else 'cert', absent))
     if secret and have_cert:
@@ -569,12 +569,12 @@ def _check_relay(settings: Settings, settings_input: SettingsInput):
     conn = settings.protected.get('relayServerConnectionString')
     if hc_id and not conn:
         raise RequiredArgumentMissingError(
-            '{} is given without the relay connection string.'.format(
+            'Setting {} is given without the relay connection string.'.format(
                 settings_input.label('relayserver.hybridConnectionResourceID')),
             'Add --config-protected relayServerConnectionString=<connection string of the azureml_rw rule>.')
     if conn and not hc_id:
         raise RequiredArgumentMissingError(
-            '{} is given without the hybrid connection.'.format(
+            'Setting {} is given without the hybrid connection.'.format(
                 settings_input.label('relayServerConnectionString', True)),
             'Add --config relayserver.hybridConnectionResourceID=<hybrid connection resource id>.')
     if conn:
@@ -806,7 +806,7 @@ def _comparable(key, value):
     if value is None:
         return None
     spec = CATALOGUE.get(key)
-    if spec is not None and spec.kind == BOOL and as_bool(value) is not None:
+    if as_bool(value) is not None and (spec is None or spec.kind == BOOL):
         return as_bool(value)
     if spec is not None and spec.kind == ENUM:
         return str(value).strip().lower()
