@@ -1,0 +1,631 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) amlk8s contributors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""The target cluster: its reference (type, ids) and the facts the prerequisite checks need.
+
+This module has two halves:
+
+* the pure half (everything above the ``I/O`` marker at the end): ``normalize_cluster_type``,
+  ``ClusterRef``, ``NodePool``, ``ClusterFacts`` and ``facts_from_bodies``, which turns raw ARM JSON
+  bodies into a ``ClusterFacts`` value. It never raises on odd bodies: whatever cannot be read
+  becomes ``None`` plus a human note in ``ClusterFacts.unknowns``.
+* the I/O half (``gather_facts``), one read-only pass over ARM that fetches those bodies.
+
+Only the standard library is imported at module level; every ``az`` call loads this package.
+"""
+
+import math
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple
+
+MANAGED = "managedClusters"
+CONNECTED = "connectedClusters"
+
+AKS_RP = "Microsoft.ContainerService"
+ARC_RP = "Microsoft.Kubernetes"
+EXTENSIONS_RP = "Microsoft.KubernetesConfiguration"
+AZUREML_EXTENSION_TYPE = "Microsoft.AzureML.Kubernetes"
+ML_TRUSTED_ACCESS_ROLE = "Microsoft.MachineLearningServices/workspaces/mlworkload"
+
+_TYPE_ALIASES = {
+    "managedclusters": MANAGED,
+    "aks": MANAGED,
+    "connectedclusters": CONNECTED,
+    "arc": CONNECTED,
+}
+# Resource-provider prefixes tolerated in front of the type ("Microsoft.ContainerService/managedClusters").
+# The SDK attach sample in the docs spells Arc as "Microsoft.ContainerService/connectedClusters", so
+# either namespace is accepted for either type: the last segment decides.
+_TYPE_PREFIXES = ("microsoft.containerservice", "microsoft.kubernetes")
+
+_MANAGED_IDENTITY_TYPES = ("SystemAssigned", "UserAssigned")
+_INACTIVE_BINDING_STATES = ("failed", "deleting", "canceled")
+
+
+def normalize_cluster_type(value):
+    """Return ``managedClusters`` or ``connectedClusters`` for a user-given --cluster-type value.
+
+    Case-insensitive; accepts the aliases ``aks`` and ``arc`` and the ``<namespace>/<type>`` form.
+    """
+    text = value.strip() if isinstance(value, str) else ""
+    key = text.lower()
+    if "/" in key:
+        prefix, _, last = key.rpartition("/")
+        key = last if prefix in _TYPE_PREFIXES else ""
+    normalised = _TYPE_ALIASES.get(key)
+    if normalised is None:
+        from azure.cli.core.azclierror import InvalidArgumentValueError
+        raise InvalidArgumentValueError(
+            f"Invalid value {value!r} for --cluster-type: the AzureML extension can be deployed on AKS "
+            "and Azure Arc-enabled Kubernetes clusters only.",
+            recommendation="Use --cluster-type managedClusters (alias: aks) for an AKS cluster or "
+                           "--cluster-type connectedClusters (alias: arc) for an Azure Arc-enabled cluster.")
+    return normalised
+
+
+def shell_quote(value):
+    """Quote a value for a copy-and-paste command line; plain Azure names come back unchanged."""
+    return shlex.quote(str(value))
+
+
+@dataclass(frozen=True)
+class ClusterRef:
+    subscription_id: str
+    resource_group: str
+    cluster_name: str
+    cluster_type: str
+
+    def __post_init__(self):
+        object.__setattr__(self, "cluster_type", normalize_cluster_type(self.cluster_type))
+
+    @property
+    def is_aks(self):
+        return self.cluster_type == MANAGED
+
+    @property
+    def is_arc(self):
+        return self.cluster_type == CONNECTED
+
+    @property
+    def cluster_rp(self):
+        return AKS_RP if self.is_aks else ARC_RP
+
+    @property
+    def resource_id(self):
+        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                f"/providers/{self.cluster_rp}/{self.cluster_type}/{self.cluster_name}")
+
+    def extension_id(self, name):
+        return f"{self.resource_id}/providers/{EXTENSIONS_RP}/extensions/{name}"
+
+    @property
+    def display(self):
+        kind = "AKS cluster" if self.is_aks else "Azure Arc-enabled cluster"
+        return f"{kind} '{self.cluster_name}' in resource group '{self.resource_group}'"
+
+    @property
+    def cli_args(self):
+        """``-g rg -c name -t type``: the arguments of ``az amlk8s`` / ``az k8s-extension`` commands."""
+        return f"-g {shell_quote(self.resource_group)} -c {shell_quote(self.cluster_name)} -t {self.cluster_type}"
+
+    @property
+    def aks_args(self):
+        """``-g rg -n name``: the arguments of ``az aks`` / ``az connectedk8s`` commands."""
+        return f"-g {shell_quote(self.resource_group)} -n {shell_quote(self.cluster_name)}"
+
+    @property
+    def nodepool_args(self):
+        """``-g rg --cluster-name name``: the arguments of ``az aks nodepool`` commands (plus ``-n pool``)."""
+        return f"-g {shell_quote(self.resource_group)} --cluster-name {shell_quote(self.cluster_name)}"
+
+
+@dataclass(frozen=True)
+class NodePool:
+    name: str
+    count: Optional[int] = None
+    vm_size: Optional[str] = None
+    os_type: Optional[str] = None
+    mode: Optional[str] = None
+    autoscaling: bool = False
+    min_count: Optional[int] = None
+    max_count: Optional[int] = None
+    node_labels: Dict[str, str] = field(default_factory=dict)
+    vcpus: Optional[float] = None
+    memory_gb: Optional[float] = None
+    arch: Optional[str] = None          # "x64" | "Arm64" (the SKU catalogue's spelling) | None
+    gpus: Optional[int] = None
+    power_state: Optional[str] = None
+    node_taints: Tuple[str, ...] = ()     # "key=value:Effect", as in agentPoolProfiles[].nodeTaints
+
+    @property
+    def is_linux(self):
+        """AKS defaults osType to Linux, so a pool without it counts as Linux."""
+        return (self.os_type or "Linux").lower() == "linux"
+
+    @property
+    def is_arm64(self):
+        return (self.arch or "").lower() == "arm64"
+
+    @property
+    def is_stopped(self):
+        return (self.power_state or "").lower() == "stopped"
+
+    @property
+    def repels_pods(self):
+        """True when a NoSchedule/NoExecute taint keeps pods without a matching toleration off the pool."""
+        return any(t.rsplit(":", 1)[-1].strip().lower() in ("noschedule", "noexecute") for t in self.node_taints)
+
+    @property
+    def effective_labels(self):
+        """The pool's ``nodeLabels`` plus the labels AKS puts on every node of the pool (when derivable)."""
+        labels = {
+            "agentpool": self.name,
+            "kubernetes.azure.com/agentpool": self.name,
+            "kubernetes.io/os": "linux" if self.is_linux else "windows",
+            "beta.kubernetes.io/os": "linux" if self.is_linux else "windows",
+        }
+        if self.mode:
+            labels["kubernetes.azure.com/mode"] = self.mode.lower()
+        if self.vm_size:
+            labels["node.kubernetes.io/instance-type"] = self.vm_size
+            labels["beta.kubernetes.io/instance-type"] = self.vm_size
+        if self.arch:
+            arch = "arm64" if self.is_arm64 else "amd64"
+            labels["kubernetes.io/arch"] = arch
+            labels["beta.kubernetes.io/arch"] = arch
+        labels.update(self.node_labels)
+        return labels
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    ref: ClusterRef
+    location: Optional[str] = None
+    provisioning_state: Optional[str] = None
+    power_state: Optional[str] = None
+    kubernetes_version: Optional[str] = None
+    # AKS
+    identity_type: Optional[str] = None
+    local_accounts_disabled: Optional[bool] = None
+    authorized_ip_ranges: Optional[Tuple[str, ...]] = None
+    private_cluster: Optional[bool] = None
+    node_pools: Optional[Tuple[NodePool, ...]] = None
+    trusted_access_ml_bindings: Optional[Tuple[str, ...]] = None
+    # Arc
+    connectivity_status: Optional[str] = None
+    distribution: Optional[str] = None
+    infrastructure: Optional[str] = None
+    agent_version: Optional[str] = None
+    total_core_count: Optional[int] = None
+    # both
+    node_count: Optional[int] = None
+    providers: Dict[str, Optional[str]] = field(default_factory=dict)
+    extensions: Optional[Tuple[dict, ...]] = None
+    ga_minor_versions: Optional[Tuple[str, ...]] = None
+    cli_version: Optional[str] = None
+    unknowns: Tuple[str, ...] = ()
+
+    @property
+    def is_openshift(self):
+        return "openshift" in (self.distribution or "").lower()
+
+
+# ----------------------------------------------------------------------------------------------
+# Tolerant readers: JSON from ARM may miss fields, carry nulls or use unexpected types.
+# ----------------------------------------------------------------------------------------------
+
+def _dig(value, *path):
+    """``value[p0][p1]...`` through dicts only; ``None`` as soon as a step is missing or not a dict."""
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _text(value):
+    """A non-empty stripped string, or ``None``."""
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _number(value):
+    """A finite float from an int, float or numeric string (bools refused), or ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    if not math.isfinite(number):
+        return None
+    return number
+
+
+def _count(value):
+    """A non-negative integer count, or ``None``."""
+    number = _number(value)
+    if number is None or number < 0 or number != int(number):
+        return None
+    return int(number)
+
+
+def _flag(value):
+    """``True``/``False`` from a JSON bool or a "true"/"false" string, otherwise ``None``."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def _items(value):
+    """The list from a LIST body: a list itself, or ``{"value": [...]}`` / ``{"values": [...]}``."""
+    if isinstance(value, dict):
+        value = value.get("value", value.get("values"))
+    return value if isinstance(value, list) else None
+
+
+def _location(value):
+    text = _text(value)
+    return text.lower().replace(" ", "") if text else None
+
+
+def minor_version(version):
+    """``"1.30"`` for ``"1.30.5"``, ``"v1.29.4+k3s1"``, ``"1.28.3-eks-1-28"``; ``None`` if unparseable."""
+    text = _text(version)
+    match = re.match(r"^v?(\d+)\.(\d+)", text) if text else None
+    return f"{int(match.group(1))}.{int(match.group(2))}" if match else None
+
+
+def minor_key(minor):
+    """Sort key of a ``major.minor`` string."""
+    major, _, rest = minor.partition(".")
+    return int(major), int(rest)
+
+
+# Azure's Arm64 (Ampere/Cobalt) sizes carry a "p" among the additive feature letters after the vCPU
+# count: Standard_D4ps_v5, Standard_E8pds_v5, Standard_D2pls_v6, Standard_B2pts_v2. Only used when the
+# SKU catalogue does not list the size.
+_ARM64_SIZE = re.compile(r"^standard_[a-z]+\d+(?:-\d+)?[a-z]*p[a-z]*_v\d+$")
+
+
+def _sku_index(skus):
+    """``{lower-case size name: [sku, ...]}`` for the ``virtualMachines`` entries of a SKU catalogue body."""
+    index = {}
+    for sku in _items(skus) or []:
+        if not isinstance(sku, dict) or _text(sku.get("resourceType")) is None:
+            continue
+        if sku["resourceType"].strip().lower() != "virtualmachines":
+            continue
+        name = _text(sku.get("name"))
+        if name:
+            index.setdefault(name.lower(), []).append(sku)
+    return index
+
+
+def _capabilities(sku):
+    caps = {}
+    raw = sku.get("capabilities")
+    for cap in raw if isinstance(raw, list) else []:
+        name = _text(_dig(cap, "name"))
+        if name:
+            caps[name.lower()] = _dig(cap, "value")
+    return caps
+
+
+def _sku_for(index, vm_size, location):
+    candidates = index.get(vm_size.lower()) if vm_size else None
+    if not candidates:
+        return None
+    for sku in candidates:
+        locations = sku.get("locations") if isinstance(sku.get("locations"), list) else []
+        if location and any(_location(loc) == location for loc in locations):
+            return sku
+    return candidates[0]
+
+
+def _pool_from_profile(profile, index, location, notes):
+    """One ``NodePool`` from an ``agentPoolProfiles`` entry; ``None`` if the entry is not an object."""
+    if not isinstance(profile, dict):
+        notes.append("an agentPoolProfiles entry is not an object")
+        return None
+    name = _text(profile.get("name")) or "<unnamed>"
+    count = _count(profile.get("count"))
+    if count is None:
+        notes.append(f"node pool '{name}': node count unknown")
+    labels = profile.get("nodeLabels") if isinstance(profile.get("nodeLabels"), dict) else {}
+    labels = {str(k): str(v) for k, v in labels.items() if isinstance(k, str) and isinstance(v, (str, int, float))}
+    taints = profile.get("nodeTaints") if isinstance(profile.get("nodeTaints"), list) else []
+    vm_size = _text(profile.get("vmSize"))
+    vcpus = memory_gb = arch = gpus = None
+    if vm_size and index:
+        sku = _sku_for(index, vm_size, location)
+        if sku is not None:
+            caps = _capabilities(sku)
+            vcpus = _number(caps.get("vcpusavailable"))
+            if vcpus is None:
+                vcpus = _number(caps.get("vcpus"))
+            memory_gb = _number(caps.get("memorygb"))
+            arch = _text(caps.get("cpuarchitecturetype"))
+            gpus = _count(caps.get("gpus")) if "gpus" in caps else 0
+    if vm_size and arch is None and _ARM64_SIZE.match(vm_size.lower()):
+        arch = "Arm64"
+        notes.append(f"node pool '{name}': architecture of {vm_size} inferred from its name (Arm64)")
+    if vm_size is None:
+        notes.append(f"node pool '{name}': VM size unknown")
+    elif vcpus is None or memory_gb is None:
+        notes.append(f"node pool '{name}': vCPU/memory of {vm_size} unknown (not in the SKU catalogue)")
+    return NodePool(
+        name=name,
+        count=count,
+        vm_size=vm_size,
+        os_type=_text(profile.get("osType")),
+        mode=_text(profile.get("mode")),
+        autoscaling=_flag(profile.get("enableAutoScaling")) is True,
+        min_count=_count(profile.get("minCount")),
+        max_count=_count(profile.get("maxCount")),
+        node_labels=labels,
+        vcpus=vcpus,
+        memory_gb=memory_gb,
+        arch=arch,
+        gpus=gpus,
+        power_state=_text(_dig(profile, "powerState", "code")),
+        node_taints=tuple(t.strip() for t in taints if isinstance(t, str) and t.strip()),
+    )
+
+
+def _identity_type(cluster, notes):
+    raw = _text(_dig(cluster, "identity", "type"))
+    parts = {part.strip().lower() for part in raw.split(",")} if raw else set()
+    if "userassigned" in parts:
+        return "UserAssigned"
+    if "systemassigned" in parts:
+        return "SystemAssigned"
+    client_id = _text(_dig(cluster, "properties", "servicePrincipalProfile", "clientId"))
+    if client_id and client_id.lower() == "msi":
+        # "msi" is the placeholder AKS puts in servicePrincipalProfile for managed-identity clusters.
+        return "SystemAssigned"
+    if client_id and parts <= {"none"}:
+        return "ServicePrincipal"
+    client_state = "set" if client_id else "missing"
+    notes.append(f"cluster identity unknown (identity.type {raw!r}, servicePrincipalProfile.clientId {client_state})")
+    return None
+
+
+def _authorized_ranges(props, notes):
+    if not isinstance(props, dict):
+        return None
+    profile = props.get("apiServerAccessProfile")
+    if profile is None:
+        return ()  # the service omits the profile (or sends null) when nothing is configured
+    if not isinstance(profile, dict):
+        notes.append("apiServerAccessProfile is not an object")
+        return None
+    ranges = profile.get("authorizedIPRanges", profile.get("authorizedIpRanges"))
+    if ranges is None:
+        return ()
+    if not isinstance(ranges, list):
+        notes.append("apiServerAccessProfile.authorizedIPRanges is not a list")
+        return None
+    return tuple(r.strip() for r in ranges if isinstance(r, str) and r.strip())
+
+
+def _private_cluster(props, notes):
+    if not isinstance(props, dict):
+        return None
+    profile = props.get("apiServerAccessProfile")
+    if profile is None:
+        return False
+    value = _dig(profile, "enablePrivateCluster")
+    if value is None:
+        return False if isinstance(profile, dict) else None
+    flag = _flag(value)
+    if flag is None:
+        notes.append("apiServerAccessProfile.enablePrivateCluster is not a boolean")
+    return flag
+
+
+def _provider_states(providers, notes):
+    states = {}
+    if not isinstance(providers, dict):
+        return states
+    for namespace, body in providers.items():
+        if not isinstance(namespace, str):
+            continue
+        state = _text(body) if isinstance(body, str) else _text(_dig(body, "registrationState"))
+        if state is None:
+            notes.append(f"registration state of {namespace} unknown")
+        states[namespace] = state
+    return states
+
+
+def _extensions(extensions, notes):
+    if extensions is None:
+        notes.append("extensions on the cluster could not be listed")
+        return None
+    items = _items(extensions)
+    if items is None:
+        notes.append("extensions list body not understood")
+        return None
+    return tuple(item for item in items if isinstance(item, dict))
+
+
+def _ga_minor_versions(body, notes):
+    """Non-preview ``major.minor`` versions, oldest first, from ``kubernetesVersions`` or ``orchestrators``."""
+    if body is None:
+        notes.append("AKS Kubernetes versions of the location could not be read")
+        return None
+    minors = set()
+    values = _items(body) if isinstance(body, dict) and "values" in body else None
+    if values is not None:
+        for entry in values:
+            version = minor_version(_dig(entry, "version"))
+            plans = _dig(entry, "capabilities", "supportPlan")
+            lts_only = isinstance(plans, list) and plans and "KubernetesOfficial" not in plans
+            if version and _flag(_dig(entry, "isPreview")) is not True and not lts_only:
+                minors.add(version)
+    else:
+        orchestrators = _dig(body, "properties", "orchestrators")
+        if orchestrators is None:
+            orchestrators = _dig(body, "orchestrators")
+        for entry in orchestrators if isinstance(orchestrators, list) else []:
+            version = minor_version(_dig(entry, "orchestratorVersion"))
+            kind = _text(_dig(entry, "orchestratorType")) or "Kubernetes"
+            if version and kind.lower() == "kubernetes" and _flag(_dig(entry, "isPreview")) is not True:
+                minors.add(version)
+    if not minors:
+        notes.append("AKS Kubernetes versions body not understood")
+        return None
+    return tuple(sorted(minors, key=minor_key))
+
+
+def _ml_bindings(body, notes):
+    """Names of Trusted Access role bindings that hold the AzureML ``mlworkload`` role."""
+    if body is None:
+        return None
+    items = _items(body)
+    if items is None:
+        notes.append("Trusted Access role bindings body not understood")
+        return None
+    names = []
+    for item in items:
+        roles = _dig(item, "properties", "roles")
+        state = (_text(_dig(item, "properties", "provisioningState")) or "").lower()
+        if not isinstance(roles, list) or state in _INACTIVE_BINDING_STATES:
+            continue
+        if any(isinstance(r, str) and r.strip().lower() == ML_TRUSTED_ACCESS_ROLE.lower() for r in roles):
+            names.append(_text(_dig(item, "name")) or "<unnamed>")
+    return tuple(names)
+
+
+def facts_from_bodies(ref, cluster, *, extensions=None, providers=None, k8s_versions=None,
+                      skus=None, trusted_access=None, cli_version=None):
+    """Turn raw ARM JSON bodies into ``ClusterFacts``. Never raises on odd bodies.
+
+    :param ref: the ``ClusterRef`` (trusted over whatever the body says).
+    :param cluster: the cluster GET body (``managedClusters`` or ``connectedClusters``).
+    :param extensions: the extensions LIST (list of resources, or a ``{"value": [...]}`` page); None = unread.
+    :param providers: ``{namespace: provider GET body or None}``.
+    :param k8s_versions: the ``kubernetesVersions`` body of the location (older ``orchestrators`` tolerated).
+    :param skus: the compute SKU catalogue body (``{"value": [...]}``); only ``virtualMachines`` entries count.
+    :param trusted_access: the ``trustedAccessRoleBindings`` LIST body (AKS); None = unread.
+    :param cli_version: the running Azure CLI version.
+    """
+    notes = []
+    if not isinstance(cluster, dict):
+        notes.append("cluster resource body missing or not an object")
+        cluster = {}
+    if not isinstance(cluster.get("properties"), dict):
+        notes.append("cluster properties missing")
+
+    location = _location(cluster.get("location"))
+    if location is None:
+        notes.append("cluster location unknown")
+    provisioning_state = _text(_dig(cluster, "properties", "provisioningState"))
+    if provisioning_state is None:
+        notes.append("cluster provisioningState unknown")
+
+    if ref.is_aks:
+        values = _aks_values(cluster, location, skus, trusted_access, notes)
+    else:
+        values = _arc_values(cluster, notes)
+    if values.get("kubernetes_version") is None:
+        notes.append("Kubernetes version unknown")
+
+    return ClusterFacts(
+        ref=ref,
+        location=location,
+        provisioning_state=provisioning_state,
+        providers=_provider_states(providers, notes),
+        extensions=_extensions(extensions, notes),
+        ga_minor_versions=_ga_minor_versions(k8s_versions, notes),
+        cli_version=_text(cli_version),
+        unknowns=tuple(notes),
+        **values,
+    )
+
+
+def _aks_values(cluster, location, skus, trusted_access, notes):
+    raw_props = cluster.get("properties")
+    props = raw_props if isinstance(raw_props, dict) else {}
+    index = _sku_index(skus)
+    if skus is None:
+        notes.append("VM size catalogue (SKUs) could not be read: node sizes unknown")
+    profiles = props.get("agentPoolProfiles")
+    pools = None
+    if isinstance(profiles, list):
+        pools = tuple(p for p in (_pool_from_profile(x, index, location, notes) for x in profiles) if p is not None)
+    else:
+        notes.append("node pools (agentPoolProfiles) unknown")
+    node_count = None
+    if pools is not None and all(p.count is not None for p in pools):
+        node_count = sum(p.count for p in pools)
+    disabled = _flag(props.get("disableLocalAccounts"))
+    if disabled is None:
+        notes.append("whether local accounts are disabled is unknown")
+    ranges = _authorized_ranges(raw_props, notes)
+    private = _private_cluster(raw_props, notes)
+    bindings = _ml_bindings(trusted_access, notes)
+    if trusted_access is None and (disabled or ranges or private):
+        notes.append("Trusted Access role bindings could not be read")
+    return {
+        "power_state": _text(_dig(props, "powerState", "code")),
+        "kubernetes_version": _text(props.get("currentKubernetesVersion")) or _text(props.get("kubernetesVersion")),
+        "identity_type": _identity_type(cluster, notes),
+        "local_accounts_disabled": disabled,
+        "authorized_ip_ranges": ranges,
+        "private_cluster": private,
+        "node_pools": pools,
+        "trusted_access_ml_bindings": bindings,
+        "node_count": node_count,
+    }
+
+
+def _arc_values(cluster, notes):
+    props = cluster.get("properties") if isinstance(cluster.get("properties"), dict) else {}
+    connectivity = _text(props.get("connectivityStatus"))
+    if connectivity is None:
+        notes.append("Arc connectivity status unknown")
+    node_count = _count(props.get("totalNodeCount"))
+    if node_count is None:
+        notes.append("Arc node count (totalNodeCount) unknown")
+    cores = _count(props.get("totalCoreCount"))
+    if cores is None:
+        notes.append("Arc core count (totalCoreCount) unknown")
+    distribution = _text(props.get("distribution"))
+    if distribution is None:
+        notes.append("Arc distribution unknown")
+    return {
+        "kubernetes_version": _text(props.get("kubernetesVersion")),
+        "connectivity_status": connectivity,
+        "distribution": distribution,
+        "infrastructure": _text(props.get("infrastructure")),
+        "agent_version": _text(props.get("agentVersion")),
+        "total_core_count": cores,
+        "node_count": node_count,
+    }
+
+
+# ==============================================================================================
+# I/O — written by the lead: gather_facts(cmd, ref, ...) -> ClusterFacts
+#
+# One read-only pass over ARM (independent reads may run concurrently), then facts_from_bodies(...):
+#   cluster        GET {ref.resource_id}                       (404 -> ResourceNotFoundError, exit 3)
+#   extensions     LIST {ref.resource_id}/providers/Microsoft.KubernetesConfiguration/extensions
+#   providers      GET /subscriptions/{sub}/providers/{ns} for Microsoft.KubernetesConfiguration, and for
+#                  Arc also Microsoft.Kubernetes and Microsoft.ExtendedLocation (None when unreadable)
+#   k8s_versions   GET /subscriptions/{sub}/providers/Microsoft.ContainerService/locations/{loc}/kubernetesVersions
+#   skus           GET /subscriptions/{sub}/providers/Microsoft.Compute/skus?$filter=location eq '{loc}' (AKS)
+#   trusted_access LIST {ref.resource_id}/trustedAccessRoleBindings (AKS; None when unreadable)
+#   cli_version    azure.cli.core.__version__
+# Every read that fails should pass None, never raise: the checks report UNKNOWN for it.
+# ==============================================================================================
