@@ -145,7 +145,7 @@ def _get_extension(client, ref, extension_name):
 
 def _extension_not_found(client, ref, extension_name):
     from azure.cli.core.azclierror import ResourceNotFoundError
-    from azext_amlk8s._gather import get_cluster
+    from azext_amlk8s.cluster import get_cluster
     get_cluster(client, ref)     # a missing cluster (or group) gets its own message
     return ResourceNotFoundError(
         "The extension '{}' was not found on {}.".format(extension_name, ref.display),
@@ -185,7 +185,7 @@ def deploy(cmd, client, resource_group_name, cluster_name, cluster_type, extensi
            dry_run=False, no_wait=False):
     from azure.cli.core.azclierror import ValidationError
     from azext_amlk8s import prereqs, relay
-    from azext_amlk8s._gather import gather_facts
+    from azext_amlk8s.cluster import gather_facts
     values = dict(locals())
     ref = _ref(cmd, resource_group_name, cluster_name, cluster_type)
 
@@ -255,7 +255,7 @@ def check(cmd, client, resource_group_name, cluster_name, cluster_type, extensio
           install_prom_op=None, install_volcano=None, install_dcgm_exporter=None, ignore_checks=None):
     from azure.cli.core.azclierror import AzCLIError, ValidationError
     from azext_amlk8s import prereqs
-    from azext_amlk8s._gather import gather_facts
+    from azext_amlk8s.cluster import gather_facts
     values = dict(locals())
     ref = _ref(cmd, resource_group_name, cluster_name, cluster_type)
     ignore = prereqs.validate_ignore_ids(ignore_checks or [])
@@ -307,7 +307,7 @@ def wait_getter(cmd, client, resource_group_name, cluster_name, cluster_type, ex
 
 
 def list_extensions(cmd, client, resource_group_name, cluster_name, cluster_type):
-    from azext_amlk8s._gather import get_cluster
+    from azext_amlk8s.cluster import get_cluster
     ref = _ref(cmd, resource_group_name, cluster_name, cluster_type)
     items = arm_list(client, ref.resource_id + '/providers/Microsoft.KubernetesConfiguration/extensions',
                      EXTENSIONS_API)
@@ -418,7 +418,7 @@ def update(cmd, client, resource_group_name, cluster_name, cluster_type, extensi
     from azure.cli.core.azclierror import (MutuallyExclusiveArgumentError, RequiredArgumentMissingError,
                                            ValidationError)
     from azext_amlk8s import prereqs, relay
-    from azext_amlk8s._gather import gather_facts
+    from azext_amlk8s.cluster import gather_facts
     values = dict(locals())
     ref = _ref(cmd, resource_group_name, cluster_name, cluster_type)
     amlsettings.check_fixed_arguments(extension_type, scope, release_namespace)

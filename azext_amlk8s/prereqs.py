@@ -133,6 +133,12 @@ RESOURCE_MINIMUMS = {
     ("production", "training"): (410, 4420, 1492, 10960, 1, "DS4v2"),
     ("production", "both"): (3730, 14820, 4684, 18744, 3, "DS4v2"),
 }
+# §8.3 "Nodes" and "Recommended min VM size" for production: (node count, vCPU, GiB per node).
+PRODUCTION_RECOMMENDED_NODES = {
+    "inference": (3, 4, 14),
+    "training": (1, 8, 28),
+    "both": (3, 4, 14),
+}
 # azureml-extension.md §1.1: "For production purposes ... a minimum of 4 vCPU cores and 14-GB memory".
 PRODUCTION_HEADLINE_MILLICORES = 4000
 PRODUCTION_HEADLINE_MIB = 14 * 1024
@@ -713,14 +719,18 @@ def _scenario(intent, nodes):
 def capacity_minimum(intent, nodes):
     """``(scenario, workload, millicores, MiB)`` the cluster should offer the extension (§8.3).
 
-    Production (``clusterPurpose`` FastProd, or at least 3 nodes with HA not turned off and no DevTest): the sum
-    of the resource limits, and at least the headline 4 vCPU / 14 GB; test: the sum of the resource requests.
+    Production (``clusterPurpose`` FastProd, or at least 3 nodes with HA not turned off and no DevTest): the
+    recommended nodes of the table (count x minimum VM size), and at least the headline 4 vCPU / 14 GB. The sum of
+    the limits is not used: the docs' own recommended production clusters (3 x DS3v2) fall below it. Test: the sum
+    of the resource requests.
     """
     workload = _workload(intent)
     scenario = _scenario(intent, nodes)
-    cpu_req, cpu_lim, mem_req, mem_lim = RESOURCE_MINIMUMS[(scenario, workload)][:4]
+    cpu_req, _, mem_req, _ = RESOURCE_MINIMUMS[(scenario, workload)][:4]
     if scenario == "production":
-        return scenario, workload, max(cpu_lim, PRODUCTION_HEADLINE_MILLICORES), max(mem_lim, PRODUCTION_HEADLINE_MIB)
+        count, vcpus, memory_gib = PRODUCTION_RECOMMENDED_NODES[workload]
+        return (scenario, workload, max(count * vcpus * 1000, PRODUCTION_HEADLINE_MILLICORES),
+                max(count * memory_gib * 1024, PRODUCTION_HEADLINE_MIB))
     return scenario, workload, cpu_req, mem_req
 
 
@@ -728,9 +738,9 @@ def check_capacity(facts, intent):
     cid, ref = "capacity", facts.ref
     low, _ = schedulable_node_range(facts, intent.node_selector)
     scenario, workload, cpu_need, mem_need = capacity_minimum(intent, low)
-    basis = "limits" if scenario == "production" else "requests"
+    basis = "the recommended nodes" if scenario == "production" else "the sum of resource requests"
     label = "inference and training" if workload == "both" else workload
-    need = (f"the {scenario} {label} minimum (sum of resource {basis}) is {_fmt(cpu_need / 1000.0)} vCPU and "
+    need = (f"the {scenario} {label} minimum ({basis}) is {_fmt(cpu_need / 1000.0)} vCPU and "
             f"{_fmt(mem_need / 1024.0)} GiB")
     if ref.is_arc:
         return _arc_capacity(facts, need, cpu_need)

@@ -674,11 +674,10 @@ def derive(settings: Settings, facts) -> Tuple[Dict[str, str], Dict[str, str], L
     if getattr(facts, 'is_openshift', False):
         default('openshift', 'true')
 
-    nodes = facts.node_count
-    if nodes is not None and nodes < 3:
+    if _small_cluster(facts, settings.node_selector):
         if 'inferenceRouterHA' not in public and settings.inference:
-            notes.append('The cluster has {} node{}: inferenceRouterHA=false (one inference router instead of '
-                         'three).'.format(nodes, '' if nodes == 1 else 's'))
+            notes.append('Fewer than 3 nodes can run the inference router: inferenceRouterHA=false (one router '
+                         'instead of three) and clusterPurpose=DevTest.')
         default('inferenceRouterHA', 'false')
         default('clusterPurpose', 'DevTest')
 
@@ -700,6 +699,17 @@ def derive(settings: Settings, facts) -> Tuple[Dict[str, str], Dict[str, str], L
         hc_id = public['relayserver.hybridConnectionResourceID']
         default('relayserver.hybridConnectionName', hc_id.rstrip('/').rsplit('/', 1)[-1])
     return public, protected, notes
+
+
+def _small_cluster(facts, node_selector) -> bool:
+    """Fewer than 3 nodes that can host the inference router (the same count as the inference-router-ha check;
+    az k8s-extension's plain node count when the pools are unknown)."""
+    if getattr(facts, 'node_pools', None) is not None:
+        from azext_amlk8s.prereqs import too_few_nodes_for_ha
+        verdict = too_few_nodes_for_ha(facts, node_selector)
+        if verdict is not None:
+            return verdict
+    return facts.node_count is not None and facts.node_count < 3
 
 
 def with_relay(public: Dict[str, str], protected: Dict[str, str], hybrid_connection_id: str, hybrid_connection_name: str,

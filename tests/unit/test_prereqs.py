@@ -139,7 +139,7 @@ def test_healthy_arc_cluster_report():
     assert statuses == {
         "cluster-state": PASS, "provider-registration": PASS, "arc-connectivity": PASS,
         "node-architecture": UNKNOWN, "openshift": PASS, "existing-extension": PASS, "extension-busy": PASS,
-        "inference-router-ha": PASS, "load-balancer-support": PASS, "capacity": WARNING,
+        "inference-router-ha": PASS, "load-balancer-support": PASS, "capacity": UNKNOWN,
         "kubernetes-version": PASS, "cli-version": PASS}
 
 
@@ -787,28 +787,36 @@ def test_load_balancer_support():
 def test_capacity_production_pass():
     result = check(aks(pools=[pool(vm_size="Standard_D8s_v5")]), "capacity", INFERENCE)
     assert result.status == PASS and "24 vCPU and 96 GiB" in result.finding
-    assert "production inference and training minimum (sum of resource limits) is 14.8 vCPU" in result.finding
+    assert "production inference and training minimum (the recommended nodes) is 12 vCPU" in result.finding
 
 
-def test_capacity_production_below_limits_warns_with_scale_command():
+def test_capacity_production_on_the_recommended_nodes_passes():
+    # 3 x 4 vCPU / 16 GiB: Microsoft's recommended production inference cluster (3 x DS3v2) and more.
     result = check(aks(), "capacity", INFERENCE)
-    assert result.status == WARNING and "12 vCPU and 48 GiB" in result.finding and "14.8 vCPU" in result.finding
-    assert result.fix == "az aks nodepool scale -g ml-rg --cluster-name ml-aks -n nodepool1 --node-count 4"
+    assert result.status == PASS and "12 vCPU and 48 GiB" in result.finding
+
+
+def test_capacity_production_below_recommended_nodes_warns_with_scale_command():
+    result = check(aks(pools=[pool(count=3, vm_size="Standard_D2s_v3")]), "capacity", INFERENCE)
+    assert result.status == WARNING and "6 vCPU and 24 GiB" in result.finding and "12 vCPU" in result.finding
+    assert result.fix == "az aks nodepool scale -g ml-rg --cluster-name ml-aks -n nodepool1 --node-count 6"
 
 
 def test_capacity_production_uses_the_headline_minimum():
     minimum = prereqs.capacity_minimum(Intent(training=True, inference=False), 3)
-    assert minimum == ("production", "training", 4420, 14 * 1024)
+    assert minimum == ("production", "training", 8000, 28 * 1024)
+    assert prereqs.capacity_minimum(Intent(training=True, inference=False, cluster_purpose="FastProd"), 1)[2:] == \
+        (8000, 28 * 1024)
 
 
 def test_capacity_test_scenarios_use_requests():
     assert prereqs.capacity_minimum(Intent(inference=True, training=False), 1) == ("test", "inference", 1780, 2440)
-    assert prereqs.capacity_minimum(Intent(), 3) == ("production", "both", 14820, 18744)
+    assert prereqs.capacity_minimum(Intent(), 3) == ("production", "both", 12000, 3 * 14 * 1024)
     assert prereqs.capacity_minimum(Intent(cluster_purpose="DevTest"), 3)[0] == "test"
     assert prereqs.capacity_minimum(Intent(router_ha=False), 5)[0] == "test"
     assert prereqs.capacity_minimum(Intent(cluster_purpose="FastProd"), 1)[0] == "production"
     result = check(aks(pools=[pool(count=1, vm_size="Standard_B2s")]), "capacity", INFERENCE)
-    assert result.status == PASS and "test inference and training minimum (sum of resource requests)" \
+    assert result.status == PASS and "test inference and training minimum (the sum of resource requests)" \
         in result.finding
 
 
@@ -821,7 +829,7 @@ def test_capacity_test_below_requests_warns():
     result = check(facts, "capacity", Intent(training=True, inference=True, cluster_purpose="FastProd"))
     assert result.status == WARNING
     assert result.fix == ("az aks nodepool update -g ml-rg --cluster-name ml-aks -n nodepool1 "
-                          "--update-cluster-autoscaler --min-count 8 --max-count 8")
+                          "--update-cluster-autoscaler --min-count 6 --max-count 6")
 
 
 def test_capacity_unknown_sizes():
@@ -836,8 +844,8 @@ def test_capacity_known_part_already_enough_passes():
 
 
 def test_capacity_arc():
-    result = check(arc(), "capacity", INFERENCE)
-    assert result.status == WARNING and "12 cores" in result.finding
+    result = check(arc(totalCoreCount=8), "capacity", INFERENCE)
+    assert result.status == WARNING and "8 cores" in result.finding
     result = check(arc(totalCoreCount=32), "capacity", INFERENCE)
     assert result.status == UNKNOWN and "memory" in result.finding
     assert check(arc(totalCoreCount=None), "capacity").status == UNKNOWN
