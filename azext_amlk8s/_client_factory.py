@@ -21,8 +21,8 @@ def cf_extensions_client(cli_ctx, subscription_id=None):
 
 def cf_relay(cli_ctx, subscription_id=None):
     from azure.cli.core.commands.client_factory import get_mgmt_service_client
-    from azure.mgmt.relay import RelayAPI
-    return get_mgmt_service_client(cli_ctx, RelayAPI, subscription_id=subscription_id)
+    from azure.mgmt.relay import RelayAPIMgmtClient
+    return get_mgmt_service_client(cli_ctx, RelayAPIMgmtClient, subscription_id=subscription_id)
 
 
 class ArmResponse:  # pylint: disable=too-few-public-methods

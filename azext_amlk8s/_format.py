@@ -16,7 +16,8 @@ def check_table(result):
 
 
 def _extension_row(extension):
-    props = (extension or {}).get('properties') or {}
+    extension = extension or {}
+    props = extension.get('properties') or extension      # ARM shape, or the SDK's flattened one
     settings = props.get('configurationSettings') or {}
 
     def on(key):

@@ -100,7 +100,7 @@ examples:
   - name: Show the extension named azureml on an AKS cluster.
     text: az amlk8s show -g myrg -c myaks -t managedClusters
   - name: Show only its provisioning state.
-    text: az amlk8s show -g myrg -c myarc -t connectedClusters -n azureml --query properties.provisioningState -o tsv
+    text: az amlk8s show -g myrg -c myarc -t connectedClusters -n azureml --query provisioningState -o tsv
 """
 
 helps['amlk8s list'] = """

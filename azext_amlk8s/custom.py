@@ -291,12 +291,19 @@ def check(cmd, client, resource_group_name, cluster_name, cluster_type, extensio
 
 # --- read-only commands -----------------------------------------------------------------------------------------
 
+def _as_sdk_model(extension):
+    """The extension as the KubernetesConfiguration SDK returns it, so output matches az k8s-extension (and
+    `--query provisioningState` works as scripts written for it expect)."""
+    from azure.mgmt.kubernetesconfiguration.v2023_05_01.models import Extension
+    return Extension.deserialize(extension)
+
+
 def show(cmd, client, resource_group_name, cluster_name, cluster_type, extension_name='azureml'):
     ref = _ref(cmd, resource_group_name, cluster_name, cluster_type)
     extension = _get_extension(client, ref, extension_name)
     if extension is None:
         raise _extension_not_found(client, ref, extension_name)
-    return extension
+    return _as_sdk_model(extension)
 
 
 def wait_getter(cmd, client, resource_group_name, cluster_name, cluster_type, extension_name='azureml'):
@@ -314,7 +321,7 @@ def list_extensions(cmd, client, resource_group_name, cluster_name, cluster_type
     if items is None:
         get_cluster(client, ref)
         items = []
-    return [item for item in items if _is_azureml(item)]
+    return [_as_sdk_model(item) for item in items if _is_azureml(item)]
 
 
 def verify(cmd, client, resource_group_name, cluster_name, cluster_type, extension_name='azureml', wait=False,
@@ -449,7 +456,7 @@ def update(cmd, client, resource_group_name, cluster_name, cluster_type, extensi
             ref.display, prereqs.summarize_failures(blocking)), 'Change the settings as the findings say.')
     if plan.empty and choice == amlsettings.VersionChoice(None, None, None):
         logger.warning('No change: the extension already has these settings.')
-        return existing
+        return _as_sdk_model(existing)
     _warn_all(plan.warnings + list(choice.warnings))
 
     protected = plan.protected
