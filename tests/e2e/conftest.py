@@ -1,7 +1,9 @@
 """Fixtures for end-to-end tests: the real `az` + amlk8s from this working tree + the ARM emulator.
 
 - `emu` (autouse): the session's emulator, reset to the `default` world before every test
-  (call `emu.reset("kc-unregistered")` etc. inside a test for another world).
+  (call `emu.reset("kc-unregistered")` etc. inside a test for another world). Long-running operations
+  answer with `x-ms-retry-after-ms: 50` so tests do not sleep; a test about polling without a hint calls
+  `emu.settings(retry_after_ms=None)`.
 - `az`: run az against it, e.g. `az("amlk8s show -g rg-ml -c aks-with-ext", expect=0)`; see harness.py.
   Each test gets its own seeded config dir and HOME under tmp_path; AZURE_EXTENSION_DEV_SOURCES points
   at a session folder holding a symlink to azext_amlk8s and a hand-written egg-info.
@@ -27,6 +29,7 @@ def emulator_session(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def emu(emulator_session):
     emulator_session.reset("default")
+    emulator_session.settings(retry_after_ms=50)
     return emulator_session
 
 
