@@ -1,0 +1,106 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) amlk8s contributors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""The main job, end to end, on the embedded ARM emulator: no Azure account, no network but 127.0.0.1.
+
+    python3 dev.py demo          (or: .venv/bin/python -m tests.demo)
+
+It starts the emulator (a simulated subscription with AKS and Arc clusters), points a throwaway az config at it,
+loads amlk8s from this working tree, and runs what a user would type: check an AKS cluster, catch a mistake before
+anything is written, deploy the documented production scenario over HTTPS (a demo certificate is generated),
+verify, list, and delete. Every command and everything it prints is shown.
+"""
+
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+AZ = Path(sys.executable).parent / 'az'
+
+STEPS = [
+    ('Check the cluster before deploying (read-only)',
+     'az amlk8s check -g rg-ml -c aks-prod -t managedClusters -o table', 0),
+    ('A mistake is caught before anything is written: HTTPS needs sslCname',
+     'az amlk8s deploy --name azureml --extension-type Microsoft.AzureML.Kubernetes --config enableTraining=True '
+     'enableInference=True inferenceRouterServiceType=loadBalancer --config-protected sslCertPemFile={cert} '
+     'sslKeyPemFile={key} --cluster-type managedClusters --cluster-name aks-prod --resource-group rg-ml '
+     '--scope cluster', 1),
+    ('See exactly what would be sent (protected values hidden), without writing',
+     'az amlk8s deploy -g rg-ml -c aks-prod -t aks --enable-training --enable-inference '
+     '--inference-router-service-type LoadBalancer --ssl-cname ml.contoso.com --ssl-cert-pem-file {cert} '
+     '--ssl-key-pem-file {key} --dry-run --query properties.configurationProtectedSettings', 0),
+    ('Deploy: the documented AKS production scenario, verbatim with az amlk8s deploy in place of '
+     'az k8s-extension create',
+     'az amlk8s deploy --name azureml --extension-type Microsoft.AzureML.Kubernetes --config enableTraining=True '
+     'enableInference=True inferenceRouterServiceType=loadBalancer sslCname=ml.contoso.com --config-protected '
+     'sslCertPemFile={cert} sslKeyPemFile={key} --cluster-type managedClusters --cluster-name aks-prod '
+     '--resource-group rg-ml --scope cluster --query "{{name:name, state:provisioningState, '
+     'version:currentVersion}}"', 0),
+    ('Verify the deployed extension',
+     'az amlk8s verify -g rg-ml -c aks-prod -t managedClusters -o table', 0),
+    ('List the AzureML extensions of the cluster',
+     'az amlk8s list -g rg-ml -c aks-prod -t managedClusters -o table', 0),
+    ('Delete it (scripts pass --yes; without a terminal and without --yes nothing is deleted)',
+     'az amlk8s delete -g rg-ml -c aks-prod -t managedClusters --yes', 0),
+    ('It is gone: show exits with code 3',
+     'az amlk8s show -g rg-ml -c aks-prod -t managedClusters', 3),
+]
+
+
+def _say(text=''):
+    print(text, flush=True)
+
+
+def main():
+    sys.path.insert(0, str(REPO))
+    from tests.certs import make_tls_files
+    from tests.emulator import Emulator, azconfig
+
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix='amlk8s-demo-') as work:
+        work = Path(work)
+        tls = make_tls_files(work / 'tls', 'ml.contoso.com', chain=True)
+        with Emulator(scenario='default', state_dir=work / 'emulator') as emu:
+            config_dir = azconfig.seed_config_dir(work / 'azure-config', emu.base_url, emu.subscription_id,
+                                                  emu.tenant_id)
+            home = work / 'home'
+            home.mkdir()
+            env = azconfig.az_environment(emu.base_url, emu.ca_path, config_dir,
+                                          dev_sources=azconfig.make_dev_sources(work / 'dev', REPO / 'azext_amlk8s'),
+                                          extension_dir=work / 'cliextensions', home=home,
+                                          base_env=dict(os.environ))
+            env['PATH'] = '{}{}{}'.format(AZ.parent, os.pathsep, env.get('PATH', ''))
+            _say('amlk8s demo: a simulated Azure subscription is served by the local ARM emulator at {}'.format(
+                emu.base_url))
+            _say('(AKS cluster aks-prod in resource group rg-ml: 3 nodes, managed identity; a demo certificate for '
+                 'ml.contoso.com was generated in {})'.format(tls.cert_path.parent))
+            for number, (title, command, expected) in enumerate(STEPS, 1):
+                command = command.format(cert=shlex.quote(str(tls.cert_path)), key=shlex.quote(str(tls.key_path)))
+                _say()
+                _say('== {}. {}'.format(number, title))
+                _say('$ ' + command)
+                started = time.monotonic()
+                result = subprocess.run([str(AZ)] + shlex.split(command)[1:], env=env, cwd=work,
+                                        capture_output=True, text=True, timeout=300, check=False)
+                output = (result.stdout + result.stderr).rstrip()
+                if output:
+                    _say(output)
+                _say('[exit code {}, {:.1f} s]'.format(result.returncode, time.monotonic() - started))
+                if result.returncode != expected:
+                    failures += 1
+                    _say('!! expected exit code {}'.format(expected))
+            writes = emu.writes()
+            _say()
+            _say('The emulator received {} write request(s) in all: {}.'.format(
+                len(writes), ', '.join('{} {}'.format(r.method, '/'.join(r.path.split('/')[-2:])) for r in writes)))
+    _say('Demo {}.'.format('finished' if not failures else 'FAILED ({} step(s) off)'.format(failures)))
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
