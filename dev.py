@@ -75,6 +75,10 @@ def main(argv):
         run(PYTHON, '-m', 'pylint', '--rcfile', 'tests/lint/ext_pylintrc', 'azext_amlk8s')
         return 0
     os.chdir(ROOT)
+    if task == 'wheel':
+        # A stale build/ folder would put old modules into the wheel.
+        import shutil
+        shutil.rmtree(os.path.join(ROOT, 'build'), ignore_errors=True)
     return subprocess.call(tasks[task])
 
 
