@@ -66,10 +66,11 @@ short-summary: Check a cluster's prerequisites and the settings you plan to depl
 long-summary: >
     Runs the same checks as deploy and prints one row per check with its status (pass, warning, fail, unknown,
     ignored), the finding and the fix. Exits non-zero when a blocking check fails. With settings, they are validated
-    too (including the TLS files); without, only the cluster is checked. Check ids (for --ignore-check):
-    settings, cluster-state, provider-registration, managed-identity, local-accounts, authorized-ip-ranges,
-    arc-connectivity, node-architecture, openshift, existing-extension, extension-busy, inference-router-ha,
-    internal-load-balancer, load-balancer-support, capacity, kubernetes-version, cli-version.
+    too (including the TLS files, reported as the check "settings"); without, only the cluster is checked. The
+    cluster checks, whose ids --ignore-check takes: cluster-state, provider-registration, managed-identity,
+    local-accounts, authorized-ip-ranges, arc-connectivity, node-architecture, openshift, existing-extension,
+    extension-busy, inference-router-ha, internal-load-balancer, load-balancer-support, capacity, gpu-device-plugin,
+    kubernetes-version, cli-version.
 examples:
   - name: Check an AKS cluster before deploying.
     text: az amlk8s check -g myrg -c myaks -t managedClusters -o table
