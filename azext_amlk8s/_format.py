@@ -44,6 +44,13 @@ def extension_list_table(result):
 def verify_table(result):
     rows = [OrderedDict([('Item', 'verdict'), ('Level', ''), ('Detail', '{} (provisioningState {}, version {})'.format(
         result.get('verdict'), result.get('provisioningState'), result.get('version'))), ('Fix', '')])]
+    for component in result.get('components') or []:
+        replicas = component.get('replicas')
+        rows.append(OrderedDict([('Item', 'component'), ('Level', ''),
+                                 ('Detail', '{} ({}{})'.format(
+                                     component.get('name'), component.get('kind'),
+                                     ', {} replicas'.format(replicas) if replicas else '')),
+                                 ('Fix', '')]))
     for finding in result.get('findings') or []:
         rows.append(OrderedDict([('Item', finding.get('code') or finding.get('source')),
                                  ('Level', finding.get('level')),

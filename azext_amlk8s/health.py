@@ -1,6 +1,7 @@
 # --------------------------------------------------------------------------------------------
 # Copyright (c) amlk8s contributors. Licensed under the MIT License.
 # --------------------------------------------------------------------------------------------
+# pylint: disable=too-many-lines
 """What `az amlk8s verify` makes of an AzureML extension resource.
 
 Pure functions only: no I/O, no Azure SDK, standard library only. The input is the extension resource as
@@ -711,7 +712,8 @@ def _status_level(level: Any) -> str:
 
 
 def _service_findings(props: Mapping[str, Any], ctx: Context, state: str) -> List[dict]:
-    """errorInfo and every Error/Warning status, diagnosed; a status repeating an earlier message is skipped."""
+    """errorInfo and every Error/Warning status, diagnosed; a status with an earlier finding's diagnosis is merged
+    into it."""
     sources = []
     error_info = _get(props, 'errorInfo')
     if isinstance(error_info, Mapping):
@@ -721,14 +723,30 @@ def _service_findings(props: Mapping[str, Any], ctx: Context, state: str) -> Lis
     for index, status in enumerate(statuses if isinstance(statuses, list) else []):
         if isinstance(status, Mapping) and _status_level(_get(status, 'level')) != 'info':
             sources.append((f'statuses[{index}]', _status_level(_get(status, 'level')), status))
-    findings, seen = [], set()
+    findings, by_key = [], {}
     for source, level, error in sources:
         finding = _error_finding(source, level, error, ctx)
-        key = _one_line(finding['message']).lower() if finding else ''
-        if finding and key not in seen:
+        if not finding:
+            continue
+        # One finding per diagnosis (errorInfo and a status often carry the same failure); unrecognised errors
+        # are shown verbatim, so only the same text merges them.
+        key = ('text', _one_line(finding['message']).lower()) if finding['code'] in _VERBATIM_CODES else \
+            ('code', finding['code'])
+        if key not in by_key:
+            by_key[key] = len(findings)
             findings.append(finding)
-            seen.add(key)
+            continue
+        kept = findings[by_key[key]]
+        # the more severe of the two (the first on a tie), with the related diagnoses of both
+        first, second = (finding, kept) if _LEVEL_RANK[level] > _LEVEL_RANK[kept['level']] else (kept, finding)
+        codes = {first['code']} | {r['code'] for r in first['related']}
+        extra = [r for r in second['related'] if r['code'] not in codes]
+        findings[by_key[key]] = dict(first, related=first['related'] + extra)
     return findings
+
+
+_LEVEL_RANK = {'info': 0, 'warning': 1, 'error': 2}
+_VERBATIM_CODES = (UNKNOWN_CODE, 'healthcheck-unknown-code')
 
 
 def _state_finding(state_text: str, verdict: str, fields: Mapping[str, str]) -> Optional[dict]:
