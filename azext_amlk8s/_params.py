@@ -57,7 +57,19 @@ def load_arguments(loader, _):
         c.argument('timeout', type=int, help='With --wait, the maximum time to wait in seconds. Default: 1800.')
 
     with loader.argument_context('amlk8s wait') as c:
-        c.argument('interval', type=int, default=5, help='Polling interval in seconds.')
+        group = 'Wait Condition'
+        c.argument('created', action='store_true', arg_group=group,
+                   help="Wait until the extension exists with provisioningState 'Succeeded'.")
+        c.argument('updated', action='store_true', arg_group=group,
+                   help="Wait until provisioningState is 'Succeeded'.")
+        c.argument('deleted', action='store_true', arg_group=group, help='Wait until the extension is deleted.')
+        c.argument('exists', action='store_true', arg_group=group, help='Wait until the extension exists.')
+        c.argument('custom', arg_group=group,
+                   help="Wait until this JMESPath query on the extension (as az amlk8s show prints it) is true, for "
+                        "example \"provisioningState=='Succeeded'\".")
+        c.argument('interval', type=int, arg_group=group, help='Polling interval in seconds.')
+        c.argument('timeout', type=int, arg_group=group,
+                   help='Maximum wait in seconds; the command fails (exit code 1) when it runs out.')
 
 
 def _settings_arguments(c):

@@ -20,7 +20,7 @@ def load_command_table(loader, _):
         g.custom_command('list', 'list_extensions', table_transformer=_format.extension_list_table)
         g.custom_command('update', 'update', supports_no_wait=True)
         g.custom_command('delete', 'delete', supports_no_wait=True)
-        g.custom_wait_command('wait', 'wait_getter')
+        g.custom_command('wait', 'wait')
 
 
 def _client_factory(cli_ctx, *_):

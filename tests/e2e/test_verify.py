@@ -165,12 +165,13 @@ def test_wait_deleted_and_custom(az, emu):
 
 def test_wait_timeout_stops_waiting(az):
     started = time.monotonic()
-    waited = clean(az("amlk8s wait -g rg-ml -c aks-busy -t aks --created --interval 1 --timeout 2"))
+    waited = clean(az("amlk8s wait -g rg-ml -c aks-busy -t aks --created --interval 1 --timeout 2", expect=1))
     elapsed = time.monotonic() - started
     assert 2 <= elapsed < 15, waited.describe()
-    assert 2 <= len(extension_gets(waited, "aks-busy")) <= 3
-    # azure-cli's generic wait ends a timeout with "{}" on stdout (and exit code 0): never a success value.
-    assert waited.stdout.strip() in ("", "{}")
+    assert 3 <= len(extension_gets(waited, "aks-busy")) <= 4
+    # Unlike azure-cli's generic wait (which prints "{}" and exits 0), a timeout fails the command.
+    assert waited.stdout.strip() == ""
+    assert "Timed out after 2 s" in waited.stderr and "provisioningState creating" in waited.stderr
 
 
 def test_wait_created_on_a_failed_extension_fails(az):
@@ -377,3 +378,14 @@ def test_verify_of_a_non_azureml_extension_fails(az):
     assert verified.json["verdict"] == "NotAzureML"
     assert "microsoft.flux" in verified.stderr and "az amlk8s list -g rg-ml -c aks-with-ext" in verified.stderr
     assert verified.json["configurationSettings"] == {}          # another extension's settings are not echoed
+
+
+def test_wait_needs_a_valid_condition(az):
+    nothing = clean(az("amlk8s wait -g rg-ml -c aks-prod -t aks", expect=1))
+    assert "--created" in nothing.stderr and nothing.writes == [] and nothing.requests == [] or \
+        all(r.kind == "token" for r in nothing.requests)
+    bad = clean(az(["amlk8s", "wait", "-g", "rg-ml", "-c", "aks-with-ext", "-t", "aks", "--custom", "state=="],
+                   expect=1))
+    assert "--custom" in bad.stderr and "JMESPath" in bad.stderr
+    exists = clean(az("amlk8s wait -g rg-ml -c aks-with-ext -t aks --exists --interval 1", expect=0))
+    assert exists.stdout.strip() == ""
