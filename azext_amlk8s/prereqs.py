@@ -19,7 +19,8 @@ id                        applies to                                  statuses
 ========================  ==========================================  ==============================
 cluster-state             AKS, Arc                                    pass, fail, unknown
 provider-registration     AKS (KubernetesConfiguration), Arc (also    pass, fail, unknown
-                          Kubernetes and ExtendedLocation)
+                          Kubernetes and ExtendedLocation, and Relay
+                          unless the user brings the Azure Relay)
 managed-identity          AKS                                         pass, fail, unknown
 local-accounts            AKS                                         pass, fail, unknown
 authorized-ip-ranges      AKS                                         pass, warning, unknown
@@ -73,7 +74,7 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
-class Intent:
+class Intent:  # pylint: disable=too-many-instance-attributes
     """What the user asked for, as far as the cluster checks care. Built by the lead from the validated settings."""
     extension_name: str = "azureml"
     training: Optional[bool] = None       # None: settings not given (plain `az amlk8s check`)
@@ -84,6 +85,7 @@ class Intent:
     node_selector: Dict[str, str] = field(default_factory=dict)
     nvidia_plugin: Optional[bool] = None
     cluster_purpose: Optional[str] = None  # "DevTest" | "FastProd" if the user set it
+    creates_relay: Optional[bool] = None   # Arc: deploy finds or creates the Azure Relay (None: not known, assume so)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -138,6 +140,14 @@ PRODUCTION_RECOMMENDED_NODES = {
     "inference": (3, 4, 14),
     "training": (1, 8, 28),
     "both": (3, 4, 14),
+}
+# §8.3 "Nodes" and "Recommended min VM size" for test: one node of DS2v2 (2 vCPU, 7 GiB) for one workload, DS3v2
+# (4 vCPU, 14 GiB) for both. The requests alone are not enough: they leave nothing for what AKS reserves on each
+# node nor for kube-system (a 2 vCPU / 4 GiB node has about 1.9 vCPU allocatable, below the 1.91 vCPU requested).
+TEST_RECOMMENDED_NODES = {
+    "inference": (1, 2, 7),
+    "training": (1, 2, 7),
+    "both": (1, 4, 14),
 }
 # azureml-extension.md §1.1: "For production purposes ... a minimum of 4 vCPU cores and 14-GB memory".
 PRODUCTION_HEADLINE_MILLICORES = 4000
@@ -364,18 +374,29 @@ def check_cluster_state(facts, intent):  # pylint: disable=unused-argument
     return _result(cid, PASS, f"The {ref.display} is provisioned ({state}){running}.")
 
 
-def required_providers(ref):
-    """Resource providers the subscription must have registered for the extension on this cluster type."""
+RELAY_PROVIDER = "Microsoft.Relay"
+
+
+def required_providers(ref, intent=None):
+    """Resource providers the subscription must have registered for the extension on this cluster type.
+
+    On Arc, deploy creates an Azure Relay (namespace, hybrid connection, rule) before the extension: that needs
+    Microsoft.Relay too, unless the user brings their own relay (``intent.creates_relay`` False). Without an intent
+    (gathering facts) every provider that may be needed is listed.
+    """
     if ref.is_aks:
         return ("Microsoft.KubernetesConfiguration",)
-    return ("Microsoft.KubernetesConfiguration", "Microsoft.Kubernetes", "Microsoft.ExtendedLocation")
+    providers = ("Microsoft.KubernetesConfiguration", "Microsoft.Kubernetes", "Microsoft.ExtendedLocation")
+    if intent is None or intent.creates_relay is not False:
+        providers += (RELAY_PROVIDER,)
+    return providers
 
 
-def check_provider_registration(facts, intent):  # pylint: disable=unused-argument
+def check_provider_registration(facts, intent):
     cid = "provider-registration"
     states = {ns.lower(): state for ns, state in facts.providers.items()}
     not_registered, unreadable, registered = [], [], []
-    for namespace in required_providers(facts.ref):
+    for namespace in required_providers(facts.ref, intent):
         state = states.get(namespace.lower())
         if state is None:
             unreadable.append(namespace)
@@ -388,6 +409,10 @@ def check_provider_registration(facts, intent):  # pylint: disable=unused-argume
         finding = f"Not registered in subscription {facts.ref.subscription_id}: {listing}."
         if unreadable:
             finding += f" Could not read: {_join(unreadable)}."
+        if any(ns == RELAY_PROVIDER for ns, _ in not_registered):
+            finding += (f" {RELAY_PROVIDER} is needed for the Azure Relay that deploy creates for the Arc cluster "
+                        "(unless you bring your own: relayserver.hybridConnectionResourceID and "
+                        "relayServerConnectionString).")
         fix = " && ".join(f"az provider register --namespace {ns} --wait" for ns, _ in not_registered)
         return _result(cid, FAIL, finding, fix)
     if unreadable:
@@ -579,9 +604,14 @@ def check_existing_extension(facts, intent):
     same_name = [f for f in fields if _same(f[0], name)]
     others = [f for f in fields if _same(f[1], AZUREML_EXTENSION_TYPE) and not _same(f[0], name)]
     if same_name and not _same(same_name[0][1], AZUREML_EXTENSION_TYPE):
+        if others:
+            # Another name would be refused too (one AzureML extension per cluster): point at the one there is.
+            fix = (f"The cluster's AzureML extension is {others[0][0]!r}: deploy to it with `az amlk8s deploy "
+                   f"{ref.cli_args} -n {shell_quote(others[0][0])} ...`")
+        else:
+            fix = "Choose another name for the AzureML extension with --name, for example --name azureml-ext"
         return _result(cid, FAIL, f"Extension {name!r} already exists on the cluster with type "
-                       f"{same_name[0][1] or '<unknown>'}.",
-                       "Choose another name for the AzureML extension with --name, for example --name azureml-ext")
+                       f"{same_name[0][1] or '<unknown>'}.", fix)
     if others:
         other, _, other_state, _ = others[0]
         state = f" ({other_state})" if other_state else ""
@@ -721,8 +751,8 @@ def capacity_minimum(intent, nodes):
 
     Production (``clusterPurpose`` FastProd, or at least 3 nodes with HA not turned off and no DevTest): the
     recommended nodes of the table (count x minimum VM size), and at least the headline 4 vCPU / 14 GB. The sum of
-    the limits is not used: the docs' own recommended production clusters (3 x DS3v2) fall below it. Test: the sum
-    of the resource requests.
+    the limits is not used: the docs' own recommended production clusters (3 x DS3v2) fall below it. Test: the
+    recommended test node (one DS2v2, or one DS3v2 for both workloads), and at least the sum of the resource requests.
     """
     workload = _workload(intent)
     scenario = _scenario(intent, nodes)
@@ -731,14 +761,15 @@ def capacity_minimum(intent, nodes):
         count, vcpus, memory_gib = PRODUCTION_RECOMMENDED_NODES[workload]
         return (scenario, workload, max(count * vcpus * 1000, PRODUCTION_HEADLINE_MILLICORES),
                 max(count * memory_gib * 1024, PRODUCTION_HEADLINE_MIB))
-    return scenario, workload, cpu_req, mem_req
+    count, vcpus, memory_gib = TEST_RECOMMENDED_NODES[workload]
+    return scenario, workload, max(count * vcpus * 1000, cpu_req), max(count * memory_gib * 1024, mem_req)
 
 
 def check_capacity(facts, intent):
     cid, ref = "capacity", facts.ref
     low, _ = schedulable_node_range(facts, intent.node_selector)
     scenario, workload, cpu_need, mem_need = capacity_minimum(intent, low)
-    basis = "the recommended nodes" if scenario == "production" else "the sum of resource requests"
+    basis = "the recommended nodes" if scenario == "production" else "the recommended test node"
     label = "inference and training" if workload == "both" else workload
     need = (f"the {scenario} {label} minimum ({basis}) is {_fmt(cpu_need / 1000.0)} vCPU and "
             f"{_fmt(mem_need / 1024.0)} GiB")

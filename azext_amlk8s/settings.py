@@ -495,6 +495,16 @@ def resolve(settings_input: SettingsInput, *, require_workload: bool = True, rea
 
 def _check_workloads(settings: Settings, settings_input: SettingsInput, require_workload: bool):
     if require_workload and not (settings.training or settings.inference):
+        for_inference = [settings_input.label(k) for k in settings.public
+                         if k in CATALOGUE and CATALOGUE[k].inference_only]
+        if for_inference:
+            # The secure-endpoint doc's sslSecret command omits enableInference=True: say what is missing.
+            raise RequiredArgumentMissingError(
+                'Neither training nor inference is enabled, but {} configure{} inference, and enableInference is '
+                '{}.'.format(', '.join(for_inference), 's' if len(for_inference) == 1 else '',
+                             'false' if settings.flag('enableInference') is False else 'not set'),
+                'Add enableInference=True to --config (or --enable-inference true); add enableTraining=True as well '
+                'for training and batch inference.')
         raise RequiredArgumentMissingError(
             'Neither training nor inference is enabled: the AzureML extension needs at least one.',
             'Add --enable-training true, --enable-inference true, or both (or --config enableTraining=true '
@@ -762,6 +772,8 @@ def intent_fields(settings: Optional[Settings]) -> dict:
         'node_selector': settings.node_selector,
         'nvidia_plugin': settings.flag('installNvidiaDevicePlugin'),
         'cluster_purpose': settings.get('clusterPurpose'),
+        'creates_relay': (not settings.relay_supplied
+                          and as_bool(settings.public.get('relayserver.enabled')) is not False),
     }
 
 
@@ -812,6 +824,17 @@ IMPACT_RULES = (
 )
 
 
+# derived key -> the settings it is computed from: sent by an update only when one of those changes, so an update of
+# anything else sends only that (an extension created elsewhere may lack the derived keys without harm).
+DERIVED_FROM = {
+    'scoringFe.serviceType.nodePort': ('enableInference', 'inferenceRouterServiceType'),
+    'scoringFe.serviceType.internalLoadBalancer': ('enableInference', 'inferenceRouterServiceType',
+                                                   'internalLoadBalancerProvider'),
+    'scoringFe.sslSecret': ('enableInference', 'allowInsecureConnections', 'sslSecret'),
+    'scoringFe.namespace': ('enableInference', 'isAKSMigration'),
+}
+
+
 def _comparable(key, value):
     if value is None:
         return None
@@ -825,21 +848,27 @@ def _comparable(key, value):
 
 def impacts(old: Mapping[str, str], new: Mapping[str, Optional[str]]) -> List[Tuple[str, Tuple[str, ...]]]:
     """The disruptive changes in ``new`` (the keys sent, None = removed) against ``old``: (description, workloads)."""
+    def change(key, what):
+        before, after = old.get(key), new.get(key)
+        return '{} {} -> {}: {}'.format(key, '(not set)' if before is None else before,
+                                        '(removed)' if after is None else after, what)
+
     found = []
+    endpoints_possible = _comparable('enableInference', old.get('enableInference')) is True
     for key, what, workloads, only_true_to_false in IMPACT_RULES:
         if key not in new:
             continue
+        if workloads == (ENDPOINTS,) and not endpoints_possible:
+            continue    # inference was off: there is no endpoint to disturb (enabling it is not disruptive)
         before, after = _comparable(key, old.get(key)), _comparable(key, new.get(key))
         if only_true_to_false:
             if before is True and after is not True:
-                found.append(('{} {} -> {}: {}'.format(key, old.get(key), new.get(key), what), workloads))
+                found.append((change(key, what), workloads))
         elif before != after and not (before is None and after in (False, None) and key == 'allowInsecureConnections'):
-            found.append(('{} {} -> {}: {}'.format(key, old.get(key, '(not set)'), new.get(key, '(removed)'), what),
-                          workloads))
+            found.append((change(key, what), workloads))
     for key in sorted(k for k in new if k.startswith(NODE_SELECTOR_PREFIX)):
         if _comparable(key, old.get(key)) != _comparable(key, new.get(key)):
-            found.append(('{} {} -> {}: moves the extension and ML workloads to other nodes'.format(
-                key, old.get(key, '(not set)'), new.get(key)), (JOBS, ENDPOINTS)))
+            found.append((change(key, 'moves the extension and ML workloads to other nodes'), (JOBS, ENDPOINTS)))
     return found
 
 
@@ -923,9 +952,13 @@ def plan_update(old_settings: Mapping[str, str], settings_input: SettingsInput, 
 
     settings = Settings(public=merged, protected=dict(changes_protected), warnings=warnings)
     view.public = merged
+    before_checks = len(warnings)
     _check_workloads(settings, view, True)
     if settings.inference:
         _check_inference(settings, view, pem_view)
+    if not pem and not any(k in ('enableTraining', 'enableInference') or
+                           (k in CATALOGUE and CATALOGUE[k].inference_only) for k in changes):
+        del warnings[before_checks:]    # the rules' notes on settings this update leaves alone are noise
     if changes_protected.get('relayServerConnectionString') or changes.get('relayserver.hybridConnectionResourceID'):
         _check_relay(Settings(public=dict(changes), protected=dict(changes_protected), warnings=[]), view)
     if pem and settings.https:
@@ -945,7 +978,7 @@ def plan_update(old_settings: Mapping[str, str], settings_input: SettingsInput, 
     patch: Dict[str, Optional[str]] = {}
     newly_inference = settings.inference and not old_inference
     for key, value in derived_public.items():
-        related = key in changes or key.startswith('scoringFe.') or \
+        related = key in changes or any(source in changes for source in DERIVED_FROM.get(key, ())) or \
             (newly_inference and key in ('inferenceRouterHA', 'clusterPurpose'))
         if related and _comparable(key, old.get(key)) != _comparable(key, value):
             patch[key] = value
@@ -953,6 +986,10 @@ def plan_update(old_settings: Mapping[str, str], settings_input: SettingsInput, 
         patch[key] = None
     if pem and old_secret and 'sslSecret' not in changes:
         warnings.append('HTTPS now uses the given PEM files instead of the Kubernetes secret {}.'.format(old_secret))
+    if tls_in_place and patch.get('sslCname'):
+        warnings.append('The certificate in use cannot be read back from Azure, so amlk8s cannot check that it covers '
+                        '{}; pass --ssl-cert-pem-file and --ssl-key-pem-file to check and send it again.'.format(
+                            patch['sslCname']))
     if going_insecure and removals:
         warnings.append('HTTPS is turned off; {} {} removed.'.format(
             ', '.join(sorted(removals)), 'is' if len(removals) == 1 else 'are'))

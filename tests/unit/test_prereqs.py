@@ -24,7 +24,8 @@ SUB = "00000000-0000-0000-0000-000000000001"
 AKS = ClusterRef(SUB, "ml-rg", "ml-aks", "managedClusters")
 ARC = ClusterRef(SUB, "edge-rg", "edge-k3s", "connectedClusters")
 ML_ROLE = "Microsoft.MachineLearningServices/workspaces/mlworkload"
-ARC_PROVIDERS = ("Microsoft.KubernetesConfiguration", "Microsoft.Kubernetes", "Microsoft.ExtendedLocation")
+ARC_PROVIDERS = ("Microsoft.KubernetesConfiguration", "Microsoft.Kubernetes", "Microsoft.ExtendedLocation",
+                 "Microsoft.Relay")
 
 
 def load(name):
@@ -323,6 +324,21 @@ def test_provider_registration_arc_needs_three_providers():
                           "az provider register --namespace Microsoft.ExtendedLocation --wait")
 
 
+def test_provider_registration_arc_needs_relay_unless_the_user_brings_one():
+    providers = {ns: provider(ns) for ns in ARC_PROVIDERS}
+    providers["Microsoft.Relay"] = provider("Microsoft.Relay", "NotRegistered")
+    facts = arc(providers=providers)
+    for intent in (Intent(), Intent(training=True, creates_relay=True)):
+        result = check(facts, "provider-registration", intent)
+        assert result.status == FAIL and "Microsoft.Relay (NotRegistered)" in result.finding
+        assert "Azure Relay that deploy creates" in result.finding and "relayServerConnectionString" in result.finding
+        assert result.fix == "az provider register --namespace Microsoft.Relay --wait"
+    result = check(facts, "provider-registration", Intent(training=True, creates_relay=False))
+    assert result.status == PASS and "Microsoft.Relay" not in result.finding
+    assert prereqs.required_providers(AKS, Intent(creates_relay=True)) == ("Microsoft.KubernetesConfiguration",)
+    assert prereqs.required_providers(ARC)[-1] == "Microsoft.Relay"     # what gather_facts reads
+
+
 def test_provider_registration_unreadable():
     facts = arc(providers={"Microsoft.KubernetesConfiguration": provider("Microsoft.KubernetesConfiguration"),
                            "Microsoft.Kubernetes": None})
@@ -600,6 +616,15 @@ def test_existing_extension_same_name_other_type_fails():
     assert result.status == FAIL and "microsoft.flux" in result.finding and "--name" in result.fix
 
 
+def test_existing_extension_same_name_other_type_with_an_azureml_extension_points_at_it():
+    # Another name would be refused as a second AzureML extension: the fix names the one the cluster has.
+    facts = aks(extensions=[extension("flux", "microsoft.flux"), extension("aml-ext")])
+    result = check(facts, "existing-extension", Intent(extension_name="flux"))
+    assert result.status == FAIL and "microsoft.flux" in result.finding
+    assert result.fix == ("The cluster's AzureML extension is 'aml-ext': deploy to it with `az amlk8s deploy "
+                          "-g ml-rg -c ml-aks -t managedClusters -n aml-ext ...`")
+
+
 def test_existing_extension_unreadable():
     result = check(aks(extensions=None), "existing-extension")
     assert result.status == UNKNOWN and result.fix == "az amlk8s list -g ml-rg -c ml-aks -t managedClusters"
@@ -810,21 +835,31 @@ def test_capacity_production_uses_the_headline_minimum():
 
 
 def test_capacity_test_scenarios_use_requests():
-    assert prereqs.capacity_minimum(Intent(inference=True, training=False), 1) == ("test", "inference", 1780, 2440)
+    # Test: the recommended test node (DS2v2: 2 vCPU, 7 GiB; DS3v2 for both), never below the requests.
+    assert prereqs.capacity_minimum(Intent(inference=True, training=False), 1) == ("test", "inference", 2000, 7 * 1024)
+    assert prereqs.capacity_minimum(Intent(inference=False, training=True), 1) == ("test", "training", 2000, 7 * 1024)
+    assert prereqs.capacity_minimum(Intent(inference=True, training=True), 1) == ("test", "both", 4000, 14 * 1024)
     assert prereqs.capacity_minimum(Intent(), 3) == ("production", "both", 12000, 3 * 14 * 1024)
     assert prereqs.capacity_minimum(Intent(cluster_purpose="DevTest"), 3)[0] == "test"
     assert prereqs.capacity_minimum(Intent(router_ha=False), 5)[0] == "test"
     assert prereqs.capacity_minimum(Intent(cluster_purpose="FastProd"), 1)[0] == "production"
-    result = check(aks(pools=[pool(count=1, vm_size="Standard_B2s")]), "capacity", INFERENCE)
-    assert result.status == PASS and "test inference and training minimum (the sum of resource requests)" \
-        in result.finding
+    result = check(aks(pools=[pool(count=1, vm_size="Standard_D4s_v3")]), "capacity", INFERENCE)
+    assert result.status == PASS and "test inference and training minimum (the recommended test node) is 4 vCPU " \
+        "and 14 GiB" in result.finding
 
 
 def test_capacity_test_below_requests_warns():
     facts = aks(pools=[pool(count=1, vm_size="Standard_B2s", enableAutoScaling=True, minCount=1, maxCount=2)])
     result = check(facts, "capacity", Intent(training=True, inference=True, cluster_purpose="DevTest",
                                              node_selector={"agentpool": "nodepool1"}))
-    assert result.status == PASS  # 2 vCPU / 4 GiB >= 1.9 vCPU / 2.8 GiB
+    # 2 vCPU / 4 GiB covers the 1.91 vCPU / 2.8 GiB requested, but not what AKS reserves on top: below the DS3v2
+    # the docs recommend for a test cluster with both workloads.
+    assert result.status == WARNING and "1 vCPU" not in result.finding
+    assert "offer 2 vCPU and 4 GiB" in result.finding and "is 4 vCPU and 14 GiB" in result.finding
+    assert result.fix == ("az aks nodepool update -g ml-rg --cluster-name ml-aks -n nodepool1 "
+                          "--update-cluster-autoscaler --min-count 4 --max-count 4")
+    facts = aks(pools=[pool(count=1, vm_size="Standard_D2s_v3")])
+    assert check(facts, "capacity", Intent(training=True, inference=False, router_ha=False)).status == PASS
     facts = aks(pools=[pool(count=1, vm_size="Standard_D2s_v3", enableAutoScaling=True, minCount=1, maxCount=2)])
     result = check(facts, "capacity", Intent(training=True, inference=True, cluster_purpose="FastProd"))
     assert result.status == WARNING

@@ -155,6 +155,11 @@ def test_user_supplied_relay_is_used_as_is():
     assert not s.needs_relay(public, protected)
     assert protected['relayserver.relayConnectionString'] == CONN
     assert public['relayserver.hybridConnectionName'] == 'arc-k3s'
+    # The prerequisite checks then do not need Microsoft.Relay registered (deploy creates nothing).
+    assert s.intent_fields(settings)['creates_relay'] is False
+    assert s.intent_fields(resolve({'enableTraining': 'true'}))['creates_relay'] is True
+    assert s.intent_fields(resolve({'enableTraining': 'true', 'relayserver.enabled': 'False'}))['creates_relay'] \
+        is False
 
 
 # --- typed flags and collect ----------------------------------------------------------------------------------
@@ -196,6 +201,19 @@ def test_no_workload():
 
 def test_enable_flags_false_are_no_workload():
     error(RequiredArgumentMissingError, {'enableTraining': 'false', 'enableInference': 'False'})
+
+
+def test_inference_settings_without_enable_inference_say_what_is_missing():
+    # The secure-endpoint doc's sslSecret command, verbatim: it omits enableInference=True.
+    ex = error(RequiredArgumentMissingError, {'inferenceRouterServiceType': 'LoadBalancer', 'sslSecret': 'tls-fe',
+                                              'sslCname': 'ml.contoso.com'})
+    assert ex.error_msg == ('Neither training nor inference is enabled, but --config inferenceRouterServiceType, '
+                            '--config sslSecret, --config sslCname configure inference, and enableInference is not '
+                            'set.')
+    assert 'enableInference=True' in text_of(ex) and '--enable-inference true' in text_of(ex)
+    ex = error(RequiredArgumentMissingError, {'enableInference': 'false'},
+               typed={'sslCname': ('ml.contoso.com', '--ssl-cname')})
+    assert '--ssl-cname configures inference, and enableInference is false.' in ex.error_msg
 
 
 def test_inference_needs_service_type():
