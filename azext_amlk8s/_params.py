@@ -5,7 +5,7 @@
 
 from azure.cli.core.commands.parameters import get_enum_type, get_three_state_flag
 
-from azext_amlk8s._validators import KeyValueAction
+from azext_amlk8s._validators import KeyValueAction, validate_resource_names
 
 CLUSTER_TYPES = ['managedClusters', 'connectedClusters', 'aks', 'arc']
 SERVICE_TYPES = ['LoadBalancer', 'NodePort', 'ClusterIP']
@@ -21,7 +21,8 @@ def load_arguments(loader, _):
     with loader.argument_context('amlk8s') as c:
         c.argument('resource_group_name', options_list=['--resource-group', '-g'],
                    help="The cluster's resource group. You can configure the default group using `az configure --defaults group=<name>`.")
-        c.argument('cluster_name', options_list=['--cluster-name', '-c'], help='The name of the AKS or Azure Arc-enabled Kubernetes cluster.')
+        c.argument('cluster_name', options_list=['--cluster-name', '-c'], validator=validate_resource_names,
+                   help='The name of the AKS or Azure Arc-enabled Kubernetes cluster.')
         c.argument('cluster_type', options_list=['--cluster-type', '-t'], arg_type=get_enum_type(CLUSTER_TYPES),
                    help='The cluster type: managedClusters (AKS) or connectedClusters (Azure Arc-enabled Kubernetes); aks and arc are aliases.')
         c.argument('extension_name', options_list=['--name', '-n'],
@@ -83,7 +84,7 @@ def _settings_arguments(c):
                              c.deprecate(target='--configuration-protected-settings', redirect='--config-protected',
                                          hide=True)],
                nargs='+', action=KeyValueAction, arg_group=SETTINGS,
-               help='Protected settings (secrets) as space-separated KEY=VALUE pairs, for example sslCertPemFile=<path> sslKeyPemFile=<path>. Never shown or logged.')
+               help='Protected settings (secrets) as space-separated KEY=VALUE pairs, for example sslCertPemFile=<path> sslKeyPemFile=<path>. Never shown or logged by amlk8s; az --debug echoes the command line itself, so prefer --config-protected-file for secret values.')
     c.argument('configuration_settings_file',
                options_list=['--config-file', c.deprecate(target='--config-settings-file', redirect='--config-file',
                                                           hide=True),

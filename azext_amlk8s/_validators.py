@@ -10,15 +10,20 @@ import os
 from azure.cli.core.azclierror import FileOperationError, InvalidArgumentValueError
 
 
-def parse_key_value(item: str, option: str):
-    """'key=value' -> ('key', 'value'), split on the first '='."""
+def parse_key_value(item: str, option: str, protected: bool = False):
+    """'key=value' -> ('key', 'value'), split on the first '='.
+
+    With ``protected`` (the item came from --config-protected) an error never shows the item: a malformed item may
+    be a secret pasted without its name.
+    """
     key, sep, value = item.partition('=')
     key = key.strip()
     if not sep or not key:
         raise InvalidArgumentValueError(
-            'Option {} expects KEY=VALUE pairs, but got {!r}.'.format(option, _shown(item)),
-            'Write each setting as KEY=VALUE with no spaces around "=", for example {} enableTraining=true. Quote '
-            'values that contain spaces.'.format(option))
+            'Option {} expects KEY=VALUE pairs, but got {}.'.format(option, _shown(item, sep, protected)),
+            'Write each setting as KEY=VALUE with no spaces around "=", for example {} {}. Quote '
+            'values that contain spaces.'.format(
+                option, 'relayServerConnectionString=<value>' if protected else 'enableTraining=true'))
     if any(c.isspace() for c in key):
         raise InvalidArgumentValueError(
             'Option {} got the setting name {!r}, which contains a space.'.format(option, key),
@@ -26,9 +31,12 @@ def parse_key_value(item: str, option: str):
     return key, value
 
 
-def _shown(item: str) -> str:
-    # A malformed protected item may be a secret: show only its start.
-    return item if len(item) <= 12 else item[:12] + '...'
+def _shown(item: str, sep: str, protected: bool) -> str:
+    if protected:
+        # A malformed protected item may be a secret: describe it, never show it.
+        return 'an item {} ({} characters, not shown: it may be a secret)'.format(
+            'with nothing before "="' if sep else 'without "="', len(item))
+    return repr(item if len(item) <= 40 else item[:40] + '...')
 
 
 class KeyValueAction(argparse.Action):  # pylint: disable=too-few-public-methods
@@ -36,14 +44,48 @@ class KeyValueAction(argparse.Action):  # pylint: disable=too-few-public-methods
 
     def __call__(self, parser, namespace, values, option_string=None):
         option = option_string or '/'.join(self.option_strings)
+        protected = 'protected' in self.dest
         current = getattr(namespace, self.dest, None) or {}
         for item in values if isinstance(values, list) else [values]:
-            key, value = parse_key_value(item, option)
+            key, value = parse_key_value(item, option, protected)
             if key in current and current[key] != value:
                 raise InvalidArgumentValueError(
                     'Option {} sets {} twice with different values.'.format(option, key), 'Give each setting once.')
             current[key] = value
         setattr(namespace, self.dest, current)
+
+
+# The names that become segments of the ARM path: --resource-group, --cluster-name and --name.
+NAME_ARGUMENTS = (('resource_group_name', '--resource-group'), ('cluster_name', '--cluster-name'),
+                  ('extension_name', '--name'))
+_PATH_BREAKERS = set('/\\?#%')
+
+
+def validate_resource_names(namespace):
+    """Refuse a resource group, cluster or extension name that cannot be one segment of the ARM path.
+
+    Without this an empty --name sends the PUT to the extensions collection, an empty --cluster-name reads the list
+    of clusters as if it were the cluster, and a name with "/" or "?" addresses another resource. Only what breaks
+    the path is refused: the service judges the rest (case, length, allowed characters).
+    """
+    for dest, option in NAME_ARGUMENTS:
+        value = getattr(namespace, dest, None)
+        if value is None:
+            continue
+        problem = None
+        if not value.strip():
+            problem = 'is empty'
+        elif value != value.strip():
+            problem = 'starts or ends with a space'
+        elif value in ('.', '..'):
+            problem = 'is not a name'
+        elif _PATH_BREAKERS & set(value) or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            problem = 'contains a character that cannot be part of a resource name (/ \\ ? # % or a control character)'
+        if problem:
+            raise InvalidArgumentValueError('{} {!r} {}.'.format(option, value, problem),
+                                            'Give the name as Azure shows it, for example {} {}.'.format(
+                                                option, {'--name': 'azureml', '--cluster-name': 'my-aks'}.get(
+                                                    option, 'my-resource-group')))
 
 
 def _flatten(prefix, value, out, path):
@@ -62,26 +104,35 @@ def _flatten(prefix, value, out, path):
 
 
 def read_settings_file(path: str, option: str) -> dict:
-    """A JSON object of KEY: VALUE (nested objects become dotted keys), as `--config-file` takes."""
-    full = os.path.abspath(os.path.expanduser(path))
+    """A JSON object of KEY: VALUE (nested objects become dotted keys), as `--config-file` takes.
+
+    Errors name the file and the offending key, never a value: the file may hold protected settings.
+    """
     try:
+        full = os.path.abspath(os.path.expanduser(path))
         with open(full, 'rb') as handle:
             raw = handle.read()
-    except OSError as ex:
-        raise FileOperationError('The file {} given by {} cannot be read ({}).'.format(path, option, ex.strerror or ex),
-                                 'Check the path and its permissions.') from None
+    except (OSError, ValueError) as ex:     # ValueError: a path with a NUL character
+        raise FileOperationError('The file {} given by {} cannot be read ({}).'.format(
+            path, option, getattr(ex, 'strerror', None) or ex), 'Check the path and its permissions.') from None
     try:
         data = json.loads(raw.decode('utf-8-sig'))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidArgumentValueError(
             'The file {} given by {} is not JSON.'.format(path, option),
             'The file must hold one JSON object of settings, for example {"enableTraining": "true"}.') from None
     if not isinstance(data, dict):
-        raise InvalidArgumentValueError('The file {} given by {} holds JSON, but not an object of settings.'.format(path, option),
-                                        'The file must hold one JSON object, for example {"enableTraining": "true"}.')
+        raise InvalidArgumentValueError(
+            'The file {} given by {} holds JSON, but not an object of settings.'.format(path, option),
+            'The file must hold one JSON object, for example {"enableTraining": "true"}.')
     if not data:
         raise InvalidArgumentValueError('The file {} given by {} holds no settings.'.format(path, option),
                                         'Add settings to the file or drop {}.'.format(option))
     out = {}
-    _flatten('', data, out, path)
+    try:
+        _flatten('', data, out, '{} given by {}'.format(path, option))
+    except RecursionError:
+        raise InvalidArgumentValueError('The settings in the file {} given by {} are nested too deeply.'.format(
+            path, option), 'Write the settings as one object of dotted keys, for example {"nodeSelector.agentpool": '
+                           '"mlpool"}.') from None
     return out

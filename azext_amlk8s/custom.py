@@ -81,48 +81,64 @@ def _json_stream(body):
 
 
 def _wait_for(cmd, poller, ref, extension_name, what, client):
-    """Wait for a long-running operation with the CLI's progress; map failures and Ctrl-C to a clear message."""
-    from azure.cli.core.azclierror import AzureResponseError, ManualInterrupt
+    """Wait for a long-running operation with the CLI's progress; map failures, a lost connection and Ctrl-C to a
+    clear message (the service's words, verify's diagnosis, and how to follow an operation that goes on in Azure)."""
+    from azure.cli.core.azclierror import AzureConnectionError, AzureResponseError, ManualInterrupt
     from azure.cli.core.commands import LongRunningOperation
-    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import AzureError, HttpResponseError
+    follow = ['Wait for it: az amlk8s wait {} -n {} --{}'.format(
+        ref.cli_args, extension_name, 'deleted' if what == 'Deleting' else 'created' if what == 'Deploying'
+        else 'updated'),
+        'Or see its state and any error: az amlk8s verify {} -n {} --wait'.format(ref.cli_args, extension_name)]
     try:
         return LongRunningOperation(cmd.cli_ctx, start_msg='{} the AzureML extension'.format(what),
                                     finish_msg='{} the AzureML extension: done'.format(what))(poller)
     except KeyboardInterrupt:
-        raise ManualInterrupt(
-            'Stopped waiting. The operation continues in Azure.',
-            ['Wait for it: az amlk8s wait {} -n {} --{}'.format(
-                ref.cli_args, extension_name, 'deleted' if what == 'Deleting' else 'created' if what == 'Deploying'
-                else 'updated'),
-             'Or see its state and any error: az amlk8s verify {} -n {} --wait'.format(ref.cli_args, extension_name)]
-        ) from None
+        raise ManualInterrupt('Stopped waiting. The operation continues in Azure.', follow) from None
     except HttpResponseError as ex:
         if what == 'Deleting':
             raise
-        recommendation = _diagnose_failure(client, ref, extension_name, str(ex))
-        message = _service_message(ex)
-        raise AzureResponseError('{} the AzureML extension failed: {}'.format(what, message),
-                                 recommendation) from None
+        try:
+            current = _get_extension(client, ref, extension_name)
+        except Exception:  # pylint: disable=broad-except
+            current = None
+        raise AzureResponseError('{} the AzureML extension failed: {}'.format(what, _service_message(ex, current)),
+                                 _diagnose_failure(ref, extension_name, str(ex), current)) from None
+    except AzureError as ex:
+        # The pipeline's retries are spent (connection refused, reset or timed out): the operation itself was
+        # accepted and goes on in Azure, so say so rather than print a bare socket error.
+        raise AzureConnectionError(
+            'Lost the connection to Azure while waiting ({}). The operation continues in Azure.'.format(
+                type(ex).__name__), follow) from None
 
 
-def _service_message(ex):
+def _service_message(ex, extension=None):
+    """The service's error as "(code) message"; when the poller only knows that the operation ended badly (an
+    operation followed by the resource's provisioningState), the extension's errorInfo says why."""
     error = getattr(ex, 'error', None)
     code = getattr(error, 'code', None)
     text = getattr(error, 'message', None) or getattr(ex, 'message', None) or str(ex)
+    props = (extension or {}).get('properties') if isinstance(extension, dict) else None
+    info = props.get('errorInfo') if isinstance(props, dict) else None
+    if not code and isinstance(info, dict) and info.get('message') and \
+            str(props.get('provisioningState') or '').lower() in ('failed', 'canceled'):
+        code, text = info.get('code'), info['message']
+    code = ' '.join(str(code).split()) if code else None
     text = ' '.join(str(text).split())
     return '({}) {}'.format(code, text) if code else text
 
 
-def _diagnose_failure(client, ref, extension_name, text):
+def _diagnose_failure(ref, extension_name, text, current=None):
+    """verify's diagnosis of a failed operation: the error findings of the extension ``current`` (as read after the
+    failure), else what the error text matches; then the full report and the troubleshooting guide."""
     from azext_amlk8s import health
     ctx = _health_context(ref, extension_name)
     fixes = []
-    try:
-        current = _get_extension(client, ref, extension_name)
-    except Exception:  # pylint: disable=broad-except
-        current = None
-    if current is not None:
-        report = health.build_report(current, ctx)
+    if isinstance(current, dict):
+        try:
+            report = health.build_report(current, ctx)
+        except Exception:  # pylint: disable=broad-except
+            report = {'findings': []}
         fixes.extend('{}: {}'.format(f['diagnosis'], f['fix']) for f in report['findings']
                      if f.get('fix') and f.get('level') == 'error')
     if not fixes:
@@ -306,11 +322,68 @@ def show(cmd, client, resource_group_name, cluster_name, cluster_type, extension
     return _as_sdk_model(extension)
 
 
-def wait_getter(cmd, client, resource_group_name, cluster_name, cluster_type, extension_name='azureml'):
-    """The getter of `az amlk8s wait`: the SDK's GET, whose 404 the generic wait understands."""
+def wait(cmd, client, resource_group_name, cluster_name, cluster_type, extension_name='azureml', created=False,
+         updated=False, deleted=False, exists=False, custom=None, interval=5, timeout=3600):
+    """The standard wait (--created/--updated/--deleted/--exists/--custom), with a timeout that fails the command.
+
+    azure-cli's generic wait returns (prints) its timeout error and exits 0; scripts cannot tell a timeout from
+    success, so amlk8s has its own.
+    """
+    import time
+    import jmespath
+    from azure.cli.core.azclierror import (AzureResponseError, InvalidArgumentValueError, ManualInterrupt,
+                                           RequiredArgumentMissingError)
+    from azure.cli.core.commands.progress import IndeterminateProgressBar
+    from azure.cli.core.util import todict
     ref = _ref(cmd, resource_group_name, cluster_name, cluster_type)
-    return client.extensions.get(ref.resource_group, ref.cluster_rp, ref.cluster_type, ref.cluster_name,
-                                 extension_name)
+    if not any((created, updated, deleted, exists, custom)):
+        raise RequiredArgumentMissingError('Tell az amlk8s wait what to wait for.',
+                                           'Add --created, --updated, --deleted, --exists or --custom <JMESPath>.')
+    if interval is None or interval < 1 or timeout is None or timeout < 1:
+        raise InvalidArgumentValueError('--interval and --timeout must be whole numbers of seconds, at least 1.',
+                                        'For example --interval 5 --timeout 1800.')
+    try:
+        condition = jmespath.compile(custom) if custom else None
+    except jmespath.exceptions.JMESPathError as ex:
+        raise InvalidArgumentValueError('--custom {!r} is not a JMESPath expression: {}'.format(custom, ex),
+                                        "For example --custom \"provisioningState=='Succeeded'\".") from None
+    progress = IndeterminateProgressBar(cmd.cli_ctx, message='Waiting')
+    progress.begin()
+    deadline = time.monotonic() + timeout
+    state = None
+    try:
+        while True:
+            progress.update_progress()
+            extension = _get_extension(client, ref, extension_name)
+            if extension is None:
+                if deleted:
+                    return None
+            else:
+                state = _state(extension)
+                if exists or (condition is not None and condition.search(todict(_as_sdk_model(extension)))):
+                    return None
+                if state == 'failed' and not deleted:
+                    raise AzureResponseError(
+                        "The extension '{}' ended Failed.".format(extension_name),
+                        'See why and how to fix it: az amlk8s verify {} -n {}'.format(ref.cli_args, extension_name))
+                if (created or updated) and state == 'succeeded':
+                    return None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            time.sleep(min(interval, remaining))
+    except KeyboardInterrupt:
+        raise ManualInterrupt('Stopped waiting; nothing was changed.', 'Run the same az amlk8s wait again.') \
+            from None
+    finally:
+        progress.end()
+    from azure.cli.core.azclierror import ValidationError
+    raise ValidationError(
+        "Timed out after {} s waiting for the extension '{}' on {} ({}).".format(
+            timeout, extension_name, ref.display, 'it does not exist' if state is None else 'provisioningState ' +
+            state),
+        'Wait longer with --timeout, or see its state with az amlk8s verify {} -n {}.'.format(ref.cli_args,
+                                                                                           extension_name))
 
 
 def list_extensions(cmd, client, resource_group_name, cluster_name, cluster_type):
@@ -368,8 +441,8 @@ def _poll_until_terminal(cmd, client, ref, extension_name, extension, timeout):
                 state = new_state
     except KeyboardInterrupt:
         raise ManualInterrupt('Stopped waiting; the operation continues in Azure.',
-                              'Run az amlk8s verify {} -n {} --wait again later.'.format(ref.cli_args,
-                                                                                        extension_name)) from None
+                              'Run az amlk8s verify {} -n {} --wait again later.'.format(
+                                  ref.cli_args, extension_name)) from None
     finally:
         progress.end()
     if state not in TERMINAL_STATES:
@@ -389,8 +462,11 @@ def _confirm(cmd, message, yes, what):
         if not prompt_y_n(message, default='n'):
             raise ManualInterrupt('{} cancelled; nothing was changed.'.format(what))
     except NoTTYException:
-        raise NoTTYError('{} needs confirmation, and there is no terminal to ask: nothing was changed.'.format(what),
-                         'Add --yes to confirm in a script.') from None
+        question = message.strip()
+        if question.endswith('Proceed?'):
+            question = question[:-len('Proceed?')].rstrip()
+        raise NoTTYError('{} needs confirmation, and there is no terminal to ask: nothing was changed.\n{}'.format(
+            what, question), 'Add --yes to confirm in a script.') from None
 
 
 def _existing_azureml(client, ref, extension_name, action):
@@ -431,15 +507,15 @@ def update(cmd, client, resource_group_name, cluster_name, cluster_type, extensi
     amlsettings.check_fixed_arguments(extension_type, scope, release_namespace)
     choice = amlsettings.resolve_version(auto_upgrade_minor_version, version, release_train, default_train=False)
     settings_input = _settings_input(values)
-    if settings_input.empty and auto_upgrade_minor_version is None and version is None and release_train is None:
-        raise RequiredArgumentMissingError(
-            'Nothing to update: no setting, version or release train was given.',
-            'For example: az amlk8s update {} --enable-inference true ...; see az amlk8s update -h.'.format(
-                ref.cli_args))
-
     existing = _existing_azureml(client, ref, extension_name, 'update')
     props = existing.get('properties') or {}
-    if version is not None and auto_upgrade_minor_version is None and props.get('autoUpgradeMinorVersion', True):
+    if settings_input.empty and auto_upgrade_minor_version is None and version is None and release_train is None:
+        # As az k8s-extension update with nothing to change (the AKS docs' own update command): a no-op.
+        logger.warning('No change: no setting, version or release train was given, so nothing was sent. For example: '
+                       'az amlk8s update %s --enable-inference true ...; see az amlk8s update -h.', ref.cli_args)
+        return _as_sdk_model(existing)
+    choice = _version_changes(choice, props)
+    if version is not None and auto_upgrade_minor_version is None and props.get('autoUpgradeMinorVersion') is not False:
         raise MutuallyExclusiveArgumentError(
             '--version pins the extension, but auto-upgrade is on for it; the service rejects a version together '
             'with auto-upgrade.',
@@ -454,7 +530,7 @@ def update(cmd, client, resource_group_name, cluster_name, cluster_type, extensi
     if blocking:
         raise ValidationError('The resulting configuration cannot work on {}: {}'.format(
             ref.display, prereqs.summarize_failures(blocking)), 'Change the settings as the findings say.')
-    if plan.empty and choice == amlsettings.VersionChoice(None, None, None):
+    if plan.empty and (choice.auto_upgrade, choice.version, choice.release_train) == (None, None, None):
         logger.warning('No change: the extension already has these settings.')
         return _as_sdk_model(existing)
     _warn_all(plan.warnings + list(choice.warnings))
@@ -499,6 +575,20 @@ def update(cmd, client, resource_group_name, cluster_name, cluster_type, extensi
 UPDATE_CHECKS = ('inference-router-ha', 'internal-load-balancer')
 
 
+def _version_changes(choice, props):
+    """The version arguments that differ from what the extension has (the rest need not be sent)."""
+    current_auto = props.get('autoUpgradeMinorVersion')
+    current_auto = True if current_auto is None else current_auto
+    auto = None if choice.auto_upgrade is None or choice.auto_upgrade == current_auto else choice.auto_upgrade
+    train = choice.release_train
+    if train is not None and train.lower() == str(props.get('releaseTrain') or '').lower():
+        train = None
+    version = choice.version
+    if version is not None and version == props.get('version') and not current_auto:
+        version = None
+    return amlsettings.VersionChoice(auto, version, train, choice.warnings)
+
+
 def delete(cmd, client, resource_group_name, cluster_name, cluster_type, extension_name='azureml', yes=False,
            force=False, cleanup=False, no_wait=False):
     from azure.cli.core.azclierror import MutuallyExclusiveArgumentError
@@ -518,6 +608,10 @@ def delete(cmd, client, resource_group_name, cluster_name, cluster_type, extensi
                 extension_name, ref.display, (extension.get('properties') or {}).get('extensionType'),
                 amlsettings.EXTENSION_TYPE),
             'amlk8s deletes only AzureML extensions: use az k8s-extension delete for it.')
+    if _state(extension) == 'deleting':
+        from azure.cli.core.azclierror import ValidationError
+        raise ValidationError("The extension '{}' on {} is already being deleted.".format(extension_name, ref.display),
+                              'Wait for it: az amlk8s wait {} -n {} --deleted'.format(ref.cli_args, extension_name))
 
     settings_now = (extension.get('properties') or {}).get('configurationSettings') or {}
     relay_client = None
@@ -567,9 +661,9 @@ def _report_relay(relay_client, found, cleanup, no_wait):
             relay.delete_namespace(relay_client, group, name, no_wait=no_wait)
             logger.warning('Deleted the Azure Relay namespace %s that amlk8s created for this extension.', name)
         elif finding.owner == relay.TAG_VALUE:
-            logger.warning('Kept the Azure Relay namespace %s that amlk8s created for this extension; remove it with '
-                           'az amlk8s delete ... --cleanup (after the extension is gone) or az relay namespace delete '
-                           '-g %s -n %s.', name, group, name)
+            logger.warning('Kept the Azure Relay namespace %s that amlk8s created for this extension (--cleanup would '
+                           'have deleted it). If nothing else uses it: az relay namespace delete -g %s -n %s.',
+                           name, group, name)
         else:
             logger.warning('Kept the Azure Relay namespace %s (created by %s, not by amlk8s). If nothing else uses it: '
                            'az relay namespace delete -g %s -n %s.', name,
