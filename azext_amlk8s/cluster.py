@@ -126,7 +126,7 @@ class ClusterRef:
 
 
 @dataclass(frozen=True)
-class NodePool:
+class NodePool:  # pylint: disable=too-many-instance-attributes
     name: str
     count: Optional[int] = None
     vm_size: Optional[str] = None
@@ -184,7 +184,7 @@ class NodePool:
 
 
 @dataclass(frozen=True)
-class ClusterFacts:
+class ClusterFacts:  # pylint: disable=too-many-instance-attributes
     ref: ClusterRef
     location: Optional[str] = None
     provisioning_state: Optional[str] = None

@@ -8,6 +8,7 @@
 from knack.log import get_logger
 
 from azext_amlk8s import settings as amlsettings
+from azext_amlk8s import update as amlupdate
 from azext_amlk8s._client_factory import POLLING_INTERVAL, arm_get, arm_list
 
 logger = get_logger(__name__)
@@ -382,8 +383,8 @@ def wait(cmd, client, resource_group_name, cluster_name, cluster_type, extension
         "Timed out after {} s waiting for the extension '{}' on {} ({}).".format(
             timeout, extension_name, ref.display, 'it does not exist' if state is None else 'provisioningState ' +
             state),
-        'Wait longer with --timeout, or see its state with az amlk8s verify {} -n {}.'.format(ref.cli_args,
-                                                                                           extension_name))
+        'Wait longer with --timeout, or see its state with az amlk8s verify {} -n {}.'.format(
+            ref.cli_args, extension_name))
 
 
 def list_extensions(cmd, client, resource_group_name, cluster_name, cluster_type):
@@ -397,8 +398,8 @@ def list_extensions(cmd, client, resource_group_name, cluster_name, cluster_type
     return [_as_sdk_model(item) for item in items if _is_azureml(item)]
 
 
-def verify(cmd, client, resource_group_name, cluster_name, cluster_type, extension_name='azureml', wait=False,
-           timeout=None):
+def verify(cmd, client, resource_group_name, cluster_name, cluster_type, extension_name='azureml',
+           wait=False, timeout=None):  # pylint: disable=redefined-outer-name
     from azure.cli.core.azclierror import InvalidArgumentValueError, ValidationError
     from azext_amlk8s import health
     ref = _ref(cmd, resource_group_name, cluster_name, cluster_type)
@@ -522,8 +523,8 @@ def update(cmd, client, resource_group_name, cluster_name, cluster_type, extensi
             'Add --auto-upgrade-minor-version false to pin {}.'.format(version))
 
     facts = gather_facts(client, ref, full=False, cli_version=_cli_version())
-    plan = amlsettings.plan_update(props.get('configurationSettings') or {}, settings_input, facts,
-                                   replace_node_selector=node_selector is not None)
+    plan = amlupdate.plan_update(props.get('configurationSettings') or {}, settings_input, facts,
+                                 replace_node_selector=node_selector is not None)
     intent = prereqs.Intent(extension_name=extension_name, **amlsettings.intent_fields(plan.settings))
     blocking = [r for r in prereqs.run_checks(facts, intent)
                 if r.id in UPDATE_CHECKS and r.status == prereqs.FAIL]
@@ -558,9 +559,9 @@ def update(cmd, client, resource_group_name, cluster_name, cluster_type, extensi
         plan.protected = protected
 
     if plan.impacts:
-        _confirm(cmd, amlsettings.confirmation_message(plan.impacts, extension_name, ref.display), yes,
+        _confirm(cmd, amlupdate.confirmation_message(plan.impacts, extension_name, ref.display), yes,
                  'The update')
-    body = amlsettings.patch_body(plan, choice)
+    body = amlupdate.patch_body(plan, choice)
     poller = client.extensions.begin_update(
         ref.resource_group, ref.cluster_rp, ref.cluster_type, ref.cluster_name, extension_name, _json_stream(body),
         content_type='application/json', polling_interval=POLLING_INTERVAL, polling=not no_wait,

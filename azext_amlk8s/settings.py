@@ -257,13 +257,13 @@ class Settings:
 
 def edit_distance(a: str, b: str) -> int:
     """Optimal string alignment distance (Levenshtein plus adjacent transpositions)."""
-    previous2, previous = None, list(range(len(b) + 1))
+    previous2, previous = [], list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         current = [i] + [0] * len(b)
         for j, cb in enumerate(b, 1):
             cost = 0 if ca == cb else 1
             current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            if previous2 is not None and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+            if previous2 and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
                 current[j] = min(current[j], previous2[j - 2] + 1)
         previous2, previous = previous, current
     return previous[-1]
@@ -422,7 +422,7 @@ def _check_keys(values: Dict[str, str], settings_input: SettingsInput, protected
                                             'Setting names have no spaces, for example enableTraining=true.')
 
 
-def _normalise_input(settings_input: SettingsInput):
+def normalise_input(settings_input: SettingsInput):
     """Renames, "did you mean", secrets in the wrong place, value types. Returns (public, protected, pem, warnings);
     ``pem`` maps sslCertPemFile/sslKeyPemFile to (path, argument label): paths are never sent."""
     warnings: List[str] = []
@@ -442,8 +442,8 @@ def _normalise_input(settings_input: SettingsInput):
     for key in list(public):
         if key in SECRET_KEYS:
             raise InvalidArgumentValueError(
-                'Setting {} holds a secret but was given as a public setting; public settings are visible to anyone who '
-                'can read the extension.'.format(settings_input.label(key)),
+                'Setting {} holds a secret but was given as a public setting; public settings are visible to anyone '
+                'who can read the extension.'.format(settings_input.label(key)),
                 'Pass it with --config-protected {}=<value> (or --config-protected-file).'.format(key))
     for key in list(protected):
         spec = CATALOGUE.get(key)
@@ -467,7 +467,7 @@ def _normalise_input(settings_input: SettingsInput):
     return public, protected, pem, warnings
 
 
-def _load_tls(settings: Settings, settings_input: SettingsInput, pem, now):
+def load_tls(settings: Settings, settings_input: SettingsInput, pem, now):
     from azext_amlk8s.tls import load_tls_material
     (cert_path, cert_label), (key_path, key_label) = pem['sslCertPemFile'], pem['sslKeyPemFile']
     settings.tls = load_tls_material(cert_path, key_path, settings.public.get('sslCname'), now=now,
@@ -479,13 +479,13 @@ def _load_tls(settings: Settings, settings_input: SettingsInput, pem, now):
 def resolve(settings_input: SettingsInput, *, require_workload: bool = True, read_tls: bool = True,
             now=None) -> Settings:
     """Apply the catalogue and every documented rule to what the user typed."""
-    public, protected, pem, warnings = _normalise_input(settings_input)
+    public, protected, pem, warnings = normalise_input(settings_input)
     settings = Settings(public=public, protected=protected, warnings=warnings)
-    _check_workloads(settings, settings_input, require_workload)
-    _check_inference(settings, settings_input, pem)
-    _check_relay(settings, settings_input)
+    check_workloads(settings, settings_input, require_workload)
+    check_inference(settings, settings_input, pem)
+    check_relay(settings, settings_input)
     if settings.inference and settings.https and pem and read_tls:
-        _load_tls(settings, settings_input, pem, now)
+        load_tls(settings, settings_input, pem, now)
     elif pem and not settings.https:
         warnings.append('The PEM files ({}) were left out: {}.'.format(
             ', '.join(label for _, label in pem.values()),
@@ -493,7 +493,7 @@ def resolve(settings_input: SettingsInput, *, require_workload: bool = True, rea
     return settings
 
 
-def _check_workloads(settings: Settings, settings_input: SettingsInput, require_workload: bool):
+def check_workloads(settings: Settings, settings_input: SettingsInput, require_workload: bool):
     if require_workload and not (settings.training or settings.inference):
         for_inference = [settings_input.label(k) for k in settings.public
                          if k in CATALOGUE and CATALOGUE[k].inference_only]
@@ -517,7 +517,7 @@ def _check_workloads(settings: Settings, settings_input: SettingsInput, require_
                 ', '.join(ignored), 'ies' if len(ignored) == 1 else 'y'))
 
 
-def _check_inference(settings: Settings, settings_input: SettingsInput, pem):
+def check_inference(settings: Settings, settings_input: SettingsInput, pem):
     if not settings.inference:
         return
     public = settings.public
@@ -574,7 +574,7 @@ def _check_inference(settings: Settings, settings_input: SettingsInput, pem):
             'certificate.')
 
 
-def _check_relay(settings: Settings, settings_input: SettingsInput):
+def check_relay(settings: Settings, settings_input: SettingsInput):
     hc_id = settings.public.get('relayserver.hybridConnectionResourceID')
     conn = settings.protected.get('relayServerConnectionString')
     if hc_id and not conn:
@@ -722,7 +722,8 @@ def _small_cluster(facts, node_selector) -> bool:
     return facts.node_count is not None and facts.node_count < 3
 
 
-def with_relay(public: Dict[str, str], protected: Dict[str, str], hybrid_connection_id: str, hybrid_connection_name: str,
+def with_relay(public: Dict[str, str], protected: Dict[str, str], hybrid_connection_id: str,
+               hybrid_connection_name: str,
                connection_string: str):
     """Add the relay created (or found) for an Arc cluster, as az k8s-extension does."""
     public['relayserver.hybridConnectionResourceID'] = hybrid_connection_id
@@ -804,237 +805,3 @@ def summary(settings: Settings) -> str:
     if settings.node_selector:
         parts.append('node selector ' + ', '.join('{}={}'.format(k, v) for k, v in settings.node_selector.items()))
     return 'Settings are valid: ' + '; '.join(parts) + '.'
-
-
-# --- update ------------------------------------------------------------------------------------------------------
-
-JOBS = 'training jobs'
-ENDPOINTS = 'online endpoints and deployments'
-
-# key -> (what changing it does, impacted workloads, only when it goes true -> false)
-IMPACT_RULES = (
-    ('enableTraining', 'turns training off', (JOBS,), True),
-    ('enableInference', 'turns inference off', (ENDPOINTS,), True),
-    ('installNvidiaDevicePlugin', 'removes the NVIDIA device plugin (GPU workloads lose their GPUs)',
-     (JOBS, ENDPOINTS), True),
-    ('allowInsecureConnections', 'switches the inference endpoint between HTTP and HTTPS', (ENDPOINTS,), False),
-    ('inferenceRouterServiceType', 'changes how the inference router is exposed', (ENDPOINTS,), False),
-    ('internalLoadBalancerProvider', 'changes the inference router\'s load balancer', (ENDPOINTS,), False),
-    ('sslCname', 'changes the HTTPS endpoint\'s name', (ENDPOINTS,), False),
-)
-
-
-# derived key -> the settings it is computed from: sent by an update only when one of those changes, so an update of
-# anything else sends only that (an extension created elsewhere may lack the derived keys without harm).
-DERIVED_FROM = {
-    'scoringFe.serviceType.nodePort': ('enableInference', 'inferenceRouterServiceType'),
-    'scoringFe.serviceType.internalLoadBalancer': ('enableInference', 'inferenceRouterServiceType',
-                                                   'internalLoadBalancerProvider'),
-    'scoringFe.sslSecret': ('enableInference', 'allowInsecureConnections', 'sslSecret'),
-    'scoringFe.namespace': ('enableInference', 'isAKSMigration'),
-}
-
-
-def _comparable(key, value):
-    if value is None:
-        return None
-    spec = CATALOGUE.get(key)
-    if as_bool(value) is not None and (spec is None or spec.kind == BOOL):
-        return as_bool(value)
-    if spec is not None and spec.kind == ENUM:
-        return str(value).strip().lower()
-    return str(value)
-
-
-def impacts(old: Mapping[str, str], new: Mapping[str, Optional[str]]) -> List[Tuple[str, Tuple[str, ...]]]:
-    """The disruptive changes in ``new`` (the keys sent, None = removed) against ``old``: (description, workloads)."""
-    def change(key, what):
-        before, after = old.get(key), new.get(key)
-        return '{} {} -> {}: {}'.format(key, '(not set)' if before is None else before,
-                                        '(removed)' if after is None else after, what)
-
-    found = []
-    endpoints_possible = _comparable('enableInference', old.get('enableInference')) is True
-    for key, what, workloads, only_true_to_false in IMPACT_RULES:
-        if key not in new:
-            continue
-        if workloads == (ENDPOINTS,) and not endpoints_possible:
-            continue    # inference was off: there is no endpoint to disturb (enabling it is not disruptive)
-        before, after = _comparable(key, old.get(key)), _comparable(key, new.get(key))
-        if only_true_to_false:
-            if before is True and after is not True:
-                found.append((change(key, what), workloads))
-        elif before != after and not (before is None and after in (False, None) and key == 'allowInsecureConnections'):
-            found.append((change(key, what), workloads))
-    for key in sorted(k for k in new if k.startswith(NODE_SELECTOR_PREFIX)):
-        if _comparable(key, old.get(key)) != _comparable(key, new.get(key)):
-            found.append((change(key, 'moves the extension and ML workloads to other nodes'), (JOBS, ENDPOINTS)))
-    return found
-
-
-def confirmation_message(found, extension_name, cluster_display) -> str:
-    workloads = sorted({w for _, ws in found for w in ws})
-    lines = ['This update of the AzureML extension {!r} on {} affects active {}: they may fail or become '
-             'unavailable while it applies. It is safe when the cluster runs none.'.format(
-                 extension_name, cluster_display, ' and '.join(workloads))]
-    lines.extend('  - ' + description for description, _ in found)
-    lines.append('Proceed?')
-    return '\n'.join(lines)
-
-
-@dataclass
-class UpdatePlan:
-    public: Dict[str, Optional[str]]            # the configurationSettings to PATCH (None removes a key)
-    protected: Optional[Dict[str, str]]         # the complete new protected set, or None to leave it untouched
-    relay_key_needed: bool                      # the Arc relay connection string must be re-read and re-supplied
-    impacts: List[Tuple[str, Tuple[str, ...]]]
-    warnings: List[str]
-    settings: Settings                          # the resulting configuration (for the prerequisite checks)
-
-    @property
-    def empty(self) -> bool:
-        return not self.public and self.protected is None
-
-
-def _tolerant(old: Mapping[str, str]) -> Dict[str, str]:
-    """An existing extension's settings in our normal form, without failing on values we would refuse."""
-    out = {}
-    for key, value in old.items():
-        if value is None:
-            continue
-        spec = CATALOGUE.get(key)
-        text = str(value)
-        if spec is not None and spec.kind == BOOL and as_bool(text) is not None:
-            text = 'true' if as_bool(text) else 'false'
-        elif spec is not None and spec.kind == ENUM:
-            text = next((c for c in spec.choices if c.lower() == text.strip().lower()), text)
-        out[key] = text
-    return out
-
-
-def plan_update(old_settings: Mapping[str, str], settings_input: SettingsInput, facts, *,
-                replace_node_selector: bool = False, now=None) -> UpdatePlan:
-    """What a PATCH must send to turn ``old_settings`` (the extension's configurationSettings) into what the user
-    asked for, after checking the resulting configuration with the same rules as deploy."""
-    changes, changes_protected, pem, warnings = _normalise_input(settings_input)
-    old = _tolerant(old_settings or {})
-    removals = set()
-
-    old_inference = as_bool(old.get('enableInference')) is True
-    old_secret = old.get('sslSecret') or old.get('scoringFe.sslSecret')
-    old_pem = old_inference and as_bool(old.get('allowInsecureConnections')) is not True and not old_secret and \
-        bool(old.get('sslCname'))
-
-    merged = dict(old)
-    merged.update(changes)
-    view = SettingsInput(public={}, protected={}, origin=dict(settings_input.origin))
-    for key in old:
-        view.origin.setdefault('public:' + key, 'the existing setting ' + key)
-
-    going_insecure = as_bool(changes.get('allowInsecureConnections')) is True
-    if going_insecure:
-        # Microsoft's "disable TLS": allowInsecureConnections=true and the TLS settings removed.
-        for key in ('sslCname', 'sslSecret', 'scoringFe.sslSecret'):
-            if key in old and key not in changes:
-                merged.pop(key, None)
-                removals.add(key)
-    if pem and old_secret and 'sslSecret' not in changes:
-        # From a Kubernetes secret to PEM files: the secret's keys go.
-        for key in ('sslSecret', 'scoringFe.sslSecret'):
-            if key in old:
-                merged.pop(key, None)
-                removals.add(key)
-
-    tls_in_place = old_pem and not pem and 'sslSecret' not in changes and not going_insecure
-    pem_view = dict(pem)
-    if tls_in_place:
-        pem_view = {'sslCertPemFile': ('', 'the current certificate'), 'sslKeyPemFile': ('', 'the current key')}
-
-    settings = Settings(public=merged, protected=dict(changes_protected), warnings=warnings)
-    view.public = merged
-    before_checks = len(warnings)
-    _check_workloads(settings, view, True)
-    if settings.inference:
-        _check_inference(settings, view, pem_view)
-    if not pem and not any(k in ('enableTraining', 'enableInference') or
-                           (k in CATALOGUE and CATALOGUE[k].inference_only) for k in changes):
-        del warnings[before_checks:]    # the rules' notes on settings this update leaves alone are noise
-    if changes_protected.get('relayServerConnectionString') or changes.get('relayserver.hybridConnectionResourceID'):
-        _check_relay(Settings(public=dict(changes), protected=dict(changes_protected), warnings=[]), view)
-    if pem and settings.https:
-        _load_tls(settings, view, pem, now)
-
-    if replace_node_selector:
-        dropped = sorted(k for k in old if k.startswith(NODE_SELECTOR_PREFIX) and k not in changes)
-        if dropped:
-            raise InvalidArgumentValueError(
-                '--node-selector would remove {}: the AzureML extension cannot remove an existing node selector, '
-                'only change existing ones or add new ones.'.format(', '.join(dropped)),
-                'Repeat the existing labels in --node-selector; to remove one, delete the extension and deploy it '
-                'again (az amlk8s delete, then az amlk8s deploy).')
-
-    derived_public, derived_protected, notes = derive(settings, facts)
-    warnings.extend(notes)
-    patch: Dict[str, Optional[str]] = {}
-    newly_inference = settings.inference and not old_inference
-    for key, value in derived_public.items():
-        related = key in changes or any(source in changes for source in DERIVED_FROM.get(key, ())) or \
-            (newly_inference and key in ('inferenceRouterHA', 'clusterPurpose'))
-        if related and _comparable(key, old.get(key)) != _comparable(key, value):
-            patch[key] = value
-    for key in removals:
-        patch[key] = None
-    if pem and old_secret and 'sslSecret' not in changes:
-        warnings.append('HTTPS now uses the given PEM files instead of the Kubernetes secret {}.'.format(old_secret))
-    if tls_in_place and patch.get('sslCname'):
-        warnings.append('The certificate in use cannot be read back from Azure, so amlk8s cannot check that it covers '
-                        '{}; pass --ssl-cert-pem-file and --ssl-key-pem-file to check and send it again.'.format(
-                            patch['sslCname']))
-    if going_insecure and removals:
-        warnings.append('HTTPS is turned off; {} {} removed.'.format(
-            ', '.join(sorted(removals)), 'is' if len(removals) == 1 else 'are'))
-
-    # Protected settings are replaced as a whole by ARM: send the complete set, or nothing.
-    new_protected = {k: v for k, v in derived_protected.items()}
-    tls_dropped = old_pem and not tls_in_place and not pem
-    protected = None
-    relay_key_needed = False
-    if new_protected or tls_dropped:
-        protected = new_protected
-        if tls_in_place and settings.https:
-            raise RequiredArgumentMissingError(
-                'Changing protected settings replaces all of them, and the current TLS certificate and key cannot '
-                'be read back from Azure: they would be dropped.',
-                'Pass them again in the same command: --ssl-cert-pem-file <cert.pem> --ssl-key-pem-file <key.pem>.')
-        for flag, secret in (('azure_log_analytics.enabled', 'azure_log_analytics.connection_string'),
-                             ('servicebus.enabled', 'serviceBusConnectionString')):
-            if as_bool(old.get(flag)) is True and secret not in protected:
-                raise RequiredArgumentMissingError(
-                    'Changing protected settings replaces all of them, and {} (used because {} is true) cannot be '
-                    'read back from Azure.'.format(secret, flag),
-                    'Pass it again: --config-protected {}=<value>.'.format(secret))
-        relay_enabled = as_bool(merged.get('relayserver.enabled'))
-        relay_key_needed = 'relayServerConnectionString' not in protected and (
-            relay_enabled is True or (relay_enabled is None and 'relayserver.hybridConnectionResourceID' in old))
-        warnings.append('Protected settings are replaced as a whole: amlk8s sends {}{}; any other protected setting '
-                        'set earlier is dropped.'.format(
-                            ', '.join(sorted(protected)) or 'none',
-                            ' and re-supplies the Azure Relay connection string' if relay_key_needed else ''))
-    found = impacts(old, {k: v for k, v in patch.items() if k in changes or k in removals})
-    return UpdatePlan(public=patch, protected=protected, relay_key_needed=relay_key_needed, impacts=found,
-                      warnings=unique(warnings), settings=settings)
-
-
-def patch_body(plan: UpdatePlan, version_choice: VersionChoice) -> dict:
-    properties = {}
-    if version_choice.auto_upgrade is not None:
-        properties['autoUpgradeMinorVersion'] = version_choice.auto_upgrade
-    if version_choice.release_train is not None:
-        properties['releaseTrain'] = version_choice.release_train
-    if version_choice.version is not None:
-        properties['version'] = version_choice.version
-    if plan.public:
-        properties['configurationSettings'] = dict(plan.public)
-    if plan.protected is not None:
-        properties['configurationProtectedSettings'] = dict(plan.protected)
-    return {'properties': properties}

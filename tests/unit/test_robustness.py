@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, event, example, given, settings as hsettings
 
 from azext_amlk8s import _client_factory, custom, prereqs
 from azext_amlk8s import settings as s
+from azext_amlk8s import update as u
 from azext_amlk8s.cluster import ClusterFacts, ClusterRef, facts_from_bodies
 from tests.certs import make_tls_files
 
@@ -197,8 +198,8 @@ def test_any_update_gives_a_patch_or_a_specific_error(pem, old, config, protecte
     try:
         collected = s.collect(config=config, protected=protected, typed=typed, node_selector=node_selector)
         choice = s.resolve_version(auto_upgrade, version, train, default_train=False)
-        plan = s.plan_update(old, collected, facts_for(ref, body), replace_node_selector=node_selector is not None)
-        patch = s.patch_body(plan, choice)
+        plan = u.plan_update(old, collected, facts_for(ref, body), replace_node_selector=node_selector is not None)
+        patch = u.patch_body(plan, choice)
     except azclierror.AzCLIError as ex:
         assert_specific(ex)
         event(type(ex).__name__)

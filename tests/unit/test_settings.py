@@ -10,6 +10,7 @@ from azure.cli.core.azclierror import (AzCLIError, FileOperationError, InvalidAr
 from hypothesis import given, settings as hsettings, strategies as st
 
 from azext_amlk8s import settings as s
+from azext_amlk8s import update as u
 from azext_amlk8s.cluster import ClusterRef
 from tests.certs import assert_no_secrets, make_tls_files
 
@@ -166,8 +167,8 @@ def test_user_supplied_relay_is_used_as_is():
 
 def test_typed_flags_merge_with_config():
     settings = resolve({'enableTraining': 'true'}, typed={'enableInference': ('true', '--enable-inference'),
-                                                           'inferenceRouterServiceType': ('NodePort', '--x'),
-                                                           'allowInsecureConnections': ('true', '--y')},
+                                                          'inferenceRouterServiceType': ('NodePort', '--x'),
+                                                          'allowInsecureConnections': ('true', '--y')},
                        node_selector={'agentpool': 'ml'})
     assert settings.inference and settings.training
     assert settings.public['nodeSelector.agentpool'] == 'ml'
@@ -422,7 +423,7 @@ def test_suggest_returns_none_for_unrelated_keys():
 def test_fixed_arguments():
     s.check_fixed_arguments('microsoft.azureml.kubernetes', 'Cluster', 'azureml')
     for kwargs, flag in (({'extension_type': 'microsoft.flux'}, '--extension-type'), ({'scope': 'namespace'},
-                                                                                       '--scope'),
+                                                                                      '--scope'),
                          ({'release_namespace': 'ml'}, '--release-namespace')):
         with pytest.raises(InvalidArgumentValueError) as info:
             s.check_fixed_arguments(**kwargs)
@@ -466,7 +467,7 @@ OLD_ARC = {'enableTraining': 'True', 'relayserver.enabled': 'true', 'relayserver
 
 
 def plan(old, config=None, protected=None, typed=None, ref=AKS, **kwargs):
-    return s.plan_update(old, s.collect(config=config, protected=protected, typed=typed), facts(ref), **kwargs)
+    return u.plan_update(old, s.collect(config=config, protected=protected, typed=typed), facts(ref), **kwargs)
 
 
 def test_update_sends_only_changes():
@@ -483,7 +484,7 @@ def test_update_impacts():
     keys = ' '.join(d for d, _ in result.impacts)
     assert 'enableTraining' in keys and 'inferenceRouterServiceType' in keys
     assert result.public['scoringFe.serviceType.nodePort'] == 'true'
-    message = s.confirmation_message(result.impacts, 'azureml', 'cluster x')
+    message = u.confirmation_message(result.impacts, 'azureml', 'cluster x')
     assert 'training jobs' in message and 'online endpoints' in message and message.endswith('Proceed?')
 
 
@@ -492,7 +493,7 @@ def test_update_node_selector_change_is_an_impact_and_removal_is_refused():
     result = plan(old, {'nodeSelector.pool': 'b'})
     assert result.impacts and 'nodeSelector.pool' in result.impacts[0][0]
     with pytest.raises(InvalidArgumentValueError) as info:
-        s.plan_update(old, s.collect(node_selector={'zone': '1'}), facts(), replace_node_selector=True)
+        u.plan_update(old, s.collect(node_selector={'zone': '1'}), facts(), replace_node_selector=True)
     assert 'nodeSelector.pool' in info.value.error_msg
 
 
@@ -501,7 +502,7 @@ def test_update_enabling_inference_applies_the_inference_rules():
         plan({'enableTraining': 'True'}, {'enableInference': 'true'})
     with pytest.raises(RequiredArgumentMissingError):
         plan({'enableTraining': 'True'}, {'enableInference': 'true', 'inferenceRouterServiceType': 'NodePort'})
-    result = s.plan_update({'enableTraining': 'True'}, s.collect(config={
+    result = u.plan_update({'enableTraining': 'True'}, s.collect(config={
         'enableInference': 'true', 'inferenceRouterServiceType': 'NodePort', 'allowInsecureConnections': 'true'}),
         facts(nodes=1))
     assert result.public['inferenceRouterHA'] == 'false' and result.public['scoringFe.serviceType.nodePort'] == 'true'
@@ -548,7 +549,7 @@ def test_update_switch_secret_to_pem(tls):
 
 
 def test_update_patch_body():
-    body = s.patch_body(plan(OLD_INSECURE, {'installPromOp': 'false'}), s.resolve_version(False, '1.1.70', None,
+    body = u.patch_body(plan(OLD_INSECURE, {'installPromOp': 'false'}), s.resolve_version(False, '1.1.70', None,
                                                                                           default_train=False))
     assert body == {'properties': {'autoUpgradeMinorVersion': False, 'version': '1.1.70',
                                    'configurationSettings': {'installPromOp': 'false'}}}
@@ -563,7 +564,7 @@ def test_update_handles_foreign_extensions_missing_keys():
 # --- property-based: any input gives settings or a specific CLI error ---------------------------------------------
 
 KEYS = st.sampled_from(list(s.CATALOGUE) + list(s.RENAMED) + ['nodeSelector.a', 'nodeSelector', 'x.y', 'enableTrainng',
-                                                               'sslCertPemFile', 'relayServerConnectionString'])
+                                                              'sslCertPemFile', 'relayServerConnectionString'])
 VALUES = st.one_of(st.sampled_from(['true', 'False', 'NodePort', 'loadbalancer', 'azure', '', 'ml.contoso.com',
                                     '/nonexistent.pem', HC_ID, CONN]), st.text(max_size=20))
 

@@ -1,6 +1,6 @@
 """Update planning in depth (issue 5): the impact rules, the protected-settings merge, what a PATCH sends.
 
-Pure: `settings.impacts`, `settings.plan_update`, `settings.patch_body` and `custom._version_changes`; no network.
+Pure: `update.impacts`, `update.plan_update`, `update.patch_body` and `custom._version_changes`; no network.
 tests/unit/test_settings.py has the first examples; this file covers every rule and every protected-set case.
 """
 # pylint: disable=missing-docstring,redefined-outer-name
@@ -12,6 +12,7 @@ import pytest
 from azure.cli.core.azclierror import InvalidArgumentValueError, RequiredArgumentMissingError
 
 from azext_amlk8s import settings as s
+from azext_amlk8s import update as u
 from azext_amlk8s.cluster import ClusterRef
 from azext_amlk8s.custom import _version_changes
 from tests.certs import make_tls_files
@@ -43,7 +44,7 @@ def facts(ref=AKS, nodes=3):
 
 
 def plan(old, config=None, protected=None, typed=None, ref=AKS, node_selector=None, **kwargs):
-    return s.plan_update(old, s.collect(config=config, protected=protected, typed=typed, node_selector=node_selector),
+    return u.plan_update(old, s.collect(config=config, protected=protected, typed=typed, node_selector=node_selector),
                          facts(ref), **kwargs)
 
 
@@ -64,9 +65,9 @@ def pem_flags(tls):
 # --- impacts(): one rule at a time -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('key, workloads', [
-    ('enableTraining', (s.JOBS,)),
-    ('enableInference', (s.ENDPOINTS,)),
-    ('installNvidiaDevicePlugin', (s.JOBS, s.ENDPOINTS)),
+    ('enableTraining', (u.JOBS,)),
+    ('enableInference', (u.ENDPOINTS,)),
+    ('installNvidiaDevicePlugin', (u.JOBS, u.ENDPOINTS)),
 ])
 @pytest.mark.parametrize('before, after, disruptive', [
     ('True', 'false', True), ('true', 'False', True), ('TRUE', None, True),
@@ -79,7 +80,7 @@ def test_true_to_false_rules(key, workloads, before, after, disruptive):
         old.pop(key)
     else:
         old[key] = before
-    found = s.impacts(old, {key: after})
+    found = u.impacts(old, {key: after})
     assert keys_of(found) == ([key] if disruptive else [])
     if disruptive:
         assert found[0][1] == workloads
@@ -100,8 +101,8 @@ def test_any_change_rules_on_an_inference_extension(key, before, after):
     old = {k: v for k, v in INSECURE.items() if k != key}
     if before is not None:
         old[key] = before
-    found = s.impacts(old, {key: after})
-    assert keys_of(found) == [key] and found[0][1] == (s.ENDPOINTS,)
+    found = u.impacts(old, {key: after})
+    assert keys_of(found) == [key] and found[0][1] == (u.ENDPOINTS,)
     assert '(removed)' in found[0][0] if after is None else after in found[0][0]
 
 
@@ -116,15 +117,15 @@ def test_restated_values_are_not_disruptive(key, before, after):
     old = {k: v for k, v in INSECURE.items() if k != key}
     if before is not None:
         old[key] = before
-    assert s.impacts(old, {key: after}) == []
+    assert u.impacts(old, {key: after}) == []
 
 
 @pytest.mark.parametrize('key, value', [('allowInsecureConnections', 'true'),
                                         ('inferenceRouterServiceType', 'NodePort'),
                                         ('internalLoadBalancerProvider', 'azure'), ('sslCname', 'ml.contoso.com')])
 def test_endpoint_rules_do_not_apply_when_inference_was_off(key, value):
-    assert s.impacts(TRAINING, {key: value}) == []
-    assert s.impacts({k: v for k, v in TRAINING.items() if k != 'enableInference'}, {key: value}) == []
+    assert u.impacts(TRAINING, {key: value}) == []
+    assert u.impacts({k: v for k, v in TRAINING.items() if k != 'enableInference'}, {key: value}) == []
 
 
 @pytest.mark.parametrize('old, value, disruptive', [
@@ -133,24 +134,24 @@ def test_endpoint_rules_do_not_apply_when_inference_was_off(key, value):
     ({'nodeSelector.pool': 'gpu'}, 'gpu', False),
 ])
 def test_node_selector_rule(old, value, disruptive):
-    found = s.impacts(dict(TRAINING, **old), {'nodeSelector.pool': value})
+    found = u.impacts(dict(TRAINING, **old), {'nodeSelector.pool': value})
     assert keys_of(found) == (['nodeSelector.pool'] if disruptive else [])
     if disruptive:
-        assert found[0][1] == (s.JOBS, s.ENDPOINTS)
+        assert found[0][1] == (u.JOBS, u.ENDPOINTS)
 
 
 def test_keys_without_a_rule_are_never_disruptive():
     changes = {'installDcgmExporter': 'true', 'installPromOp': 'false', 'installVolcano': 'false',
                'inferenceRouterHA': 'false', 'sslSecret': 'other', 'nginxIngress.controller': 'k8s.io/x'}
-    assert s.impacts(INSECURE, changes) == []
+    assert u.impacts(INSECURE, changes) == []
 
 
 def test_confirmation_message_names_workloads_and_each_change():
-    found = s.impacts(INSECURE, {'enableTraining': 'false'})
-    message = s.confirmation_message(found, 'azureml', "AKS cluster 'aks-prod'")
+    found = u.impacts(INSECURE, {'enableTraining': 'false'})
+    message = u.confirmation_message(found, 'azureml', "AKS cluster 'aks-prod'")
     assert 'affects active training jobs:' in message and 'online endpoints' not in message
     assert '  - enableTraining True -> false: turns training off' in message and message.endswith('\nProceed?')
-    both = s.confirmation_message(s.impacts(INSECURE, {'enableTraining': 'false', 'enableInference': 'false'}),
+    both = u.confirmation_message(u.impacts(INSECURE, {'enableTraining': 'false', 'enableInference': 'false'}),
                                   'azureml', 'c')
     assert 'online endpoints and deployments and training jobs' in both
 
@@ -208,7 +209,7 @@ def test_plan_derived_keys_only_when_their_source_is_given():
 
 
 def test_plan_newly_enabled_inference_on_a_small_cluster_gets_the_small_cluster_defaults():
-    result = s.plan_update(TRAINING, s.collect(config={
+    result = u.plan_update(TRAINING, s.collect(config={
         'enableInference': 'true', 'inferenceRouterServiceType': 'NodePort', 'allowInsecureConnections': 'true'}),
         facts(nodes=1))
     assert result.public == {'enableInference': 'true', 'inferenceRouterServiceType': 'NodePort',
@@ -240,7 +241,7 @@ def test_protected_untouched_by_a_public_change():
     for old in (INSECURE, HTTPS_PEM, HTTPS_SECRET, ARC_TRAINING):
         result = plan(old, {'installPromOp': 'false'}, ref=ARC if old is ARC_TRAINING else AKS)
         assert result.protected is None and not result.relay_key_needed
-        assert 'configurationProtectedSettings' not in s.patch_body(result, s.VersionChoice(None, None, None))[
+        assert 'configurationProtectedSettings' not in u.patch_body(result, s.VersionChoice(None, None, None))[
             'properties']
 
 
@@ -271,7 +272,7 @@ def test_protected_change_with_a_kubernetes_secret_has_nothing_to_lose():
 def test_protected_disable_tls_sends_an_empty_set_to_drop_the_material():
     result = plan(HTTPS_PEM, {'allowInsecureConnections': 'true'})
     assert result.protected == {}
-    body = s.patch_body(result, s.VersionChoice(None, None, None))['properties']
+    body = u.patch_body(result, s.VersionChoice(None, None, None))['properties']
     assert body['configurationProtectedSettings'] == {} and body['configurationSettings']['sslCname'] is None
 
 
@@ -326,10 +327,10 @@ def test_protected_secrets_that_cannot_be_read_back_must_be_passed_again(flag, s
 
 def test_patch_body_shapes():
     public_only = plan(INSECURE, {'installPromOp': 'false'})
-    assert s.patch_body(public_only, s.VersionChoice(None, None, None)) == {
+    assert u.patch_body(public_only, s.VersionChoice(None, None, None)) == {
         'properties': {'configurationSettings': {'installPromOp': 'false'}}}
     version_only = plan(INSECURE, {'enableTraining': 'true'})
-    assert s.patch_body(version_only, s.VersionChoice(False, '1.1.70', 'stable')) == {
+    assert u.patch_body(version_only, s.VersionChoice(False, '1.1.70', 'stable')) == {
         'properties': {'autoUpgradeMinorVersion': False, 'releaseTrain': 'stable', 'version': '1.1.70'}}
 
 
