@@ -150,12 +150,17 @@ class ArmResponse:  # pylint: disable=too-few-public-methods
         self.body = body
 
 
-def arm_get(client, path, api_version, params=None, *, allow_404=True, logging_enable=True):
+def arm_get(client, path, api_version, params=None, *, allow_404=True, logging_enable=True, object_hook=None):
     """GET an ARM path (or an absolute nextLink) through the client's pipeline.
 
     Returns an ``ArmResponse`` with the parsed JSON body. 404 is returned (status 404, body None) when
     ``allow_404``; any other failure raises ``HttpResponseError`` with the ARM error, as the SDK would.
+
+    With an ``object_hook`` (for ``json.loads``; returning None drops an object while parsing) the body is streamed
+    and parsed once, by that hook: for large catalogues of which only a few entries matter. Streamed bodies are not
+    printed by --debug (which would otherwise show megabytes of catalogue); every other read's body is.
     """
+    import json
     from azure.core.exceptions import HttpResponseError
     from azure.core.rest import HttpRequest
     from azure.mgmt.core.exceptions import ARMErrorFormat
@@ -166,13 +171,20 @@ def arm_get(client, path, api_version, params=None, *, allow_404=True, logging_e
     request = HttpRequest('GET', path, params=query)
     pipeline = client._client  # pylint: disable=protected-access
     request.url = pipeline.format_url(request.url)
-    response = pipeline.send_request(request, logging_enable=logging_enable)
+    stream = object_hook is not None
+    response = pipeline.send_request(request, stream=stream, logging_enable=logging_enable)
+    if stream:
+        # Otherwise the pipeline would parse the whole body too, before the hook could drop anything.
+        try:
+            response.read()
+        finally:
+            response.close()
     if response.status_code == 404 and allow_404:
         return ArmResponse(404, None)
     if response.status_code >= 400:
         raise HttpResponseError(response=response, error_format=ARMErrorFormat)
     try:
-        body = response.json() if response.content else None
+        body = json.loads(response.content, object_hook=object_hook) if response.content else None
     except ValueError:
         body = None
     return ArmResponse(response.status_code, body)

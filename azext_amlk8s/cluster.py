@@ -689,6 +689,22 @@ def _quiet(func, *args, **kwargs):
         return None
 
 
+def _sku_keeper(cluster):
+    """A ``json.loads`` object_hook keeping, of the compute SKU catalogue, only the virtualMachines entries of the node
+    pools' sizes: a region's catalogue is megabytes of JSON (every resource type and size); parsed whole it would hold
+    tens of MB of Python objects. Entries are dropped as they are parsed, so they never all exist at once."""
+    props = cluster.get('properties') if isinstance(cluster.get('properties'), dict) else {}
+    profiles = props.get('agentPoolProfiles') if isinstance(props.get('agentPoolProfiles'), list) else []
+    sizes = {str(p.get('vmSize') or '').lower() for p in profiles if isinstance(p, dict)}
+
+    def keep(obj):
+        kind = obj.get('resourceType')
+        if kind is None or 'name' not in obj:
+            return obj
+        return obj if str(kind).lower() == 'virtualmachines' and str(obj['name']).lower() in sizes else None
+    return keep
+
+
 def _body(response):
     return None if response is None or response.status == 404 else response.body
 
@@ -719,7 +735,7 @@ def gather_facts(client, ref, *, full=True, cli_version=None):
                                    'kubernetesVersions'.format(sub, location), CONTAINER_SERVICE_API)
         if location and ref.is_aks:
             skus = pool.submit(_quiet, arm_get, client, '{}/providers/Microsoft.Compute/skus'.format(sub), SKUS_API,
-                               {'$filter': "location eq '{}'".format(location)})
+                               {'$filter': "location eq '{}'".format(location)}, object_hook=_sku_keeper(cluster))
         if ref.is_aks and _needs_trusted_access(cluster):
             trusted = pool.submit(_quiet, arm_get, client, ref.resource_id + '/trustedAccessRoleBindings',
                                   CONTAINER_SERVICE_API)

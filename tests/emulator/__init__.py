@@ -38,7 +38,9 @@ Python API::
     emu.resource(resource_id)                        # any stored resource (dict) or None
     emu.put_resource(resource_id, body); emu.delete_resource(resource_id)
     emu.set_provider(namespace, state); emu.provider_state(namespace)
-    emu.settings(polls=2, retry_after=None, retry_after_ms=None, page_size=2, delay=0.0, register_polls=0)
+    emu.settings(polls=2, retry_after=None, retry_after_ms=None, page_size=2, delay=0.0, register_polls=0,
+                 complete_after=None)     # complete_after=S: operations end S seconds after they start
+    emu.operations(...)[i]["due"]         # with complete_after: the epoch time the operation ends (else None)
     emu.secret_values()                              # every secret in the world, for leak scans
     emu.stop()
 
@@ -51,7 +53,8 @@ Semantics worth knowing:
   completes on the first poll). 409 while an operation runs or the state is Creating/Updating/
   Deleting; 400 for version + autoUpgradeMinorVersion (missing = true, the service default).
   An operation answers InProgress `polls` times, then ends; each GET/LIST of the extension is also a
-  step. A pinned AzureML version outside the catalogue ends Failed ("Failed in download the Chart
+  step. With settings(complete_after=S) it instead ends S seconds after it started (the first poll or read
+  at or after `due` sees the end), so a benchmark can measure how soon a client notices. A pinned AzureML version outside the catalogue ends Failed ("Failed in download the Chart
   path not found"); so does any operation on an Offline/Expired Arc cluster.
 - configurationProtectedSettings are never returned; PATCH merges configurationSettings (null
   removes a key) and replaces configurationProtectedSettings when present.

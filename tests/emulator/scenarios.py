@@ -38,6 +38,7 @@ DEFAULT_SETTINGS = {
     "page_size": 2,          # extensions per LIST page (nextLink paging)
     "delay": 0.0,            # seconds added before every ARM answer (the `slow` scenario)
     "register_polls": 0,     # provider GETs answering Registering after a register POST
+    "complete_after": None,  # seconds: operations end this long after they start, whatever the polls; None = by polls
 }
 
 _NS = uuid.UUID("7a3cbc44-61c8-4b59-9b8e-2a1d2e0c0f11")

@@ -276,7 +276,8 @@ class Emulator:
         return self._lock
 
     def settings(self, **values):
-        """Change settings (polls, retry_after, retry_after_ms, page_size, delay, register_polls); returns them all."""
+        """Change settings (polls, retry_after, retry_after_ms, page_size, delay, register_polls, complete_after);
+        returns them all."""
         unknown = set(values) - set(scenarios.DEFAULT_SETTINGS)
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
@@ -376,7 +377,7 @@ class Emulator:
             return public_view(world.get(eid))
 
     def operations(self, cluster=None, extension=None):
-        """The operations started so far (dicts: id, kind, target, status, polls, force)."""
+        """The operations started so far (dicts: id, kind, target, status, polls, force, started_at, due, ended_at)."""
         with self._lock:
             ops = list(self._world.ops.values())
         out = []
@@ -386,7 +387,8 @@ class Emulator:
             if extension and not op.target.endswith("/extensions/" + extension.lower()):
                 continue
             out.append({"id": op.id, "kind": op.kind, "target": op.target_id, "status": op.status,
-                        "polls": op.polls, "force": op.force, "resource": op.resource})
+                        "polls": op.polls, "force": op.force, "resource": op.resource,
+                        "started_at": op.started_at, "due": op.due, "ended_at": op.ended_at})
         return out
 
     def secret_values(self):

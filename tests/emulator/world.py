@@ -65,6 +65,9 @@ class Operation:
     start: str = field(default_factory=iso)
     end: Optional[str] = None
     polls: int = 0                # how many times it was polled or its resource read
+    started_at: float = field(default_factory=time.time)   # epoch seconds
+    due: Optional[float] = None   # settings(complete_after=S): epoch seconds at which it completes, whatever the polls
+    ended_at: Optional[float] = None
 
     def body(self):
         data = {"id": f"{self.target_id}/operations/{self.id}", "name": self.id, "status": self.status,
@@ -729,6 +732,11 @@ class World:
             polls = 0
         op = Operation(id=uuid.uuid4().hex, kind=kind, target=target_id.lower(), target_id=target_id,
                        resource=resource, polls_left=polls, outcome=outcome, force=force)
+        after = self.settings.get("complete_after")
+        if after not in (None, "") and not force:
+            # Time-based completion (for measuring how soon a client notices): the operation is finished from
+            # `due` on; the first poll or read at or after that time sees the end.
+            op.due = op.started_at + float(after)
         self.ops[op.id] = op
         self.active[op.target] = op.id
         return op
@@ -749,6 +757,10 @@ class World:
         if op.status != "InProgress":
             return
         op.polls += 1
+        if op.due is not None:
+            if time.time() >= op.due:
+                self.complete(op)
+            return
         if op.polls_left > 0:
             op.polls_left -= 1
             return
@@ -776,6 +788,7 @@ class World:
         op.status = status
         op.error = dict(error) if status == "Failed" and error else None
         op.end = iso()
+        op.ended_at = time.time()
         if self.active.get(op.target) == op.id:
             del self.active[op.target]
 

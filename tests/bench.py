@@ -1,0 +1,672 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) amlk8s contributors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""The performance benchmark: the real `az` with amlk8s against the local ARM emulator, side by side with az itself.
+
+    python3 dev.py bench                      (or: .venv/bin/python -m tests.bench [--runs N])
+
+It starts the emulator in this process, seeds a throwaway az config dir, loads a snapshot of azext_amlk8s from this
+working tree with its bytecode compiled (as `az extension add` leaves an installed extension), and prints one table:
+
+  (a) load cost         `az amlk8s -h` vs `az version`                                  median ratio <= 1.15
+  (b) deploy overhead   `az amlk8s deploy` (the docs' AKS proof of concept, all checks on) vs
+                        `az resource create --id <extension> --api-version 2023-05-01 --properties <the same body>`,
+                        same emulator, Retry-After: 1 and 2 in-progress polls for both     median ratio <= 1.3
+  (c) round trips       the ARM requests one deploy sends (no tokens, no polls), by method and path: each at most once
+  (d) completion        no retry hint from the service: deploy, update, delete and verify --wait end within 5 s of
+                        the operation's end (the emulator ends it at a known time); Retry-After: 3 is honoured
+                        (polls >= 3 s apart)
+  (e) memory            peak RSS (the child's own ru_maxrss, from os.wait4, through a small launcher) of deploy vs
+                        the baseline, median ratio <= 1.15; again with a region SKU catalogue of Azure's size (2.9 MB)
+
+Ratios are taken side by side: amlk8s and baseline runs alternate (ABBA order), so load on the machine hits both.
+Exit code: 0 when every target passes, 1 when one fails, 2 when the harness itself failed (a command went wrong).
+See docs/performance.md.
+"""
+
+import argparse
+import compileall
+import json
+import os
+import platform
+import shutil
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+AZ = Path(sys.executable).parent / 'az'
+if not AZ.exists():  # pragma: no cover - run with another interpreter
+    AZ = Path(shutil.which('az') or 'az')
+
+RG, CLUSTER, CLUSTER_TYPE, NAME = 'rg-ml', 'aks-prod', 'managedClusters', 'azureml'
+API = '2023-05-01'
+# The docs' AKS proof of concept, verbatim with `az amlk8s deploy` in place of `az k8s-extension create`.
+DEPLOY = ['amlk8s', 'deploy', '--name', NAME, '--extension-type', 'Microsoft.AzureML.Kubernetes',
+          '--config', 'enableTraining=True', 'enableInference=True', 'inferenceRouterServiceType=loadBalancer',
+          'allowInsecureConnections=True', 'inferenceRouterHA=False',
+          '--cluster-type', CLUSTER_TYPE, '--cluster-name', CLUSTER, '--resource-group', RG, '--scope', 'cluster']
+CLUSTER_ARGS = ['-g', RG, '-c', CLUSTER, '-t', CLUSTER_TYPE]
+
+LOAD_TARGET = 1.15
+DEPLOY_TARGET = 1.3
+MEMORY_TARGET = 1.15
+LATENCY_TARGET = 5.0
+RETRY_AFTER = 3
+# Seconds after its start at which the emulator ends an operation in (d): not a multiple of any poll interval.
+COMPLETE_AFTER = 3.5
+
+
+class HarnessError(Exception):
+    """A command did not do what the benchmark needs (wrong exit code, unexpected requests)."""
+
+
+@dataclass
+class Run:
+    args: list
+    exit_code: int
+    wall: float          # seconds
+    maxrss_mb: float     # the child's peak resident set size
+    cpu: float           # the child's user + system CPU seconds (less sensitive to other load than wall time)
+    start: float         # epoch seconds
+    end: float
+    stdout: str
+    stderr: str
+    requests: list = field(default_factory=list)
+
+
+# The child's peak RSS must not include the benchmark's own memory: Linux carries a process's high-water mark across
+# exec (ru_maxrss = max(RSS of the image it was forked from, its own peak)), and this process holds the emulator. So
+# az is started by a small launcher (python -S, about 10 MB), which times it, waits for it with os.wait4 and reports
+# the child's own rusage.
+_LAUNCHER = r"""
+import json, os, signal, sys, time
+result_path, timeout, argv = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+start = time.time()
+began = time.perf_counter()
+pid = os.posix_spawn(argv[0], argv, os.environ)
+signal.signal(signal.SIGALRM, lambda *_: os.kill(pid, signal.SIGKILL))
+signal.setitimer(signal.ITIMER_REAL, timeout)
+while True:
+    try:
+        _, status, usage = os.wait4(pid, 0)
+        break
+    except InterruptedError:
+        continue
+wall = time.perf_counter() - began
+end = time.time()
+with open(result_path, "w") as handle:
+    json.dump({"exit_code": os.waitstatus_to_exitcode(status), "wall": wall, "start": start, "end": end,
+               "maxrss_kb": usage.ru_maxrss, "cpu": usage.ru_utime + usage.ru_stime}, handle)
+"""
+
+
+def run_az(args, env, cwd, timeout=300):
+    """Run az through the launcher: wall time from spawn to exit, the child's own rusage from os.wait4."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(suffix='.json') as result:
+        subprocess.run([sys.executable, '-S', '-c', _LAUNCHER, result.name, str(timeout), str(AZ)] + list(args),
+                       env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, check=True,
+                       timeout=timeout + 30)
+        with open(result.name, encoding='utf-8') as handle:
+            data = json.load(handle)
+        out.seek(0)
+        err.seek(0)
+        return Run(list(args), data['exit_code'], data['wall'], data['maxrss_kb'] / 1024.0, data['cpu'], data['start'],
+                   data['end'], out.read().decode('utf-8', 'replace'), err.read().decode('utf-8', 'replace'))
+
+
+def expect(run, code=0, what=None):
+    if run.exit_code != code:
+        raise HarnessError('{} exited with {} (expected {}):\n$ az {}\n{}\n{}'.format(
+            what or 'az', run.exit_code, code, ' '.join(run.args), run.stdout[-3000:], run.stderr[-3000:]))
+    return run
+
+
+def median(values):
+    return statistics.median(values) if values else float('nan')
+
+
+# ---------------------------------------------------------------------------------------------------------- machine
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8') as handle:
+            for line in handle:
+                if line.lower().startswith('model name'):
+                    cpu = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        from importlib import metadata
+        az_version = metadata.version('azure-cli')
+        core_version = metadata.version('azure-cli-core')
+    except Exception:  # pylint: disable=broad-except
+        az_version = core_version = 'unknown'
+    return {'cpu': cpu, 'cores': os.cpu_count(), 'os': '{} {}'.format(platform.system(), platform.release()),
+            'python': platform.python_version(), 'azure-cli': az_version, 'azure-cli-core': core_version}
+
+
+def source_info(origin):
+    """Which code was measured: the folder, and the git commit (+ whether the working tree had changes)."""
+    try:
+        head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=str(origin), capture_output=True,
+                              text=True, timeout=10, check=False).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--', '.'], cwd=str(origin), capture_output=True,
+                               text=True, timeout=10, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        head, dirty = '', ''
+    if not head:
+        return str(origin)
+    return '{} (git {}{})'.format(origin, head, ', with uncommitted changes' if dirty else '')
+
+
+def other_az_processes():
+    """How many other `az` (python -m azure.cli) processes run right now: a hint of how noisy the timings are."""
+    count = 0
+    for entry in os.listdir('/proc') if os.path.isdir('/proc') else []:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open('/proc/{}/cmdline'.format(entry), 'rb') as handle:
+                cmdline = handle.read().split(b'\0')
+        except OSError:
+            continue
+        if b'azure.cli' in cmdline:
+            count += 1
+    return count
+
+
+def load_average():
+    try:
+        return os.getloadavg()
+    except OSError:
+        return (float('nan'),) * 3
+
+
+# ---------------------------------------------------------------------------------------------------------- setup
+
+def snapshot_extension(work, origin, compiled=True):
+    """A copy of azext_amlk8s (as it is now in the working tree) in a dev-sources folder; with its .pyc files compiled
+    like pip does at install, unless `compiled` is False (then every az call compiles the sources, as the e2e
+    harness's PYTHONDONTWRITEBYTECODE=1 does)."""
+    from tests.emulator import azconfig
+    source = work / 'azext_amlk8s'
+    if not source.exists():
+        shutil.copytree(origin, source, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        if compiled:
+            python = AZ.parent / 'python'
+            if python.exists():
+                subprocess.run([str(python), '-m', 'compileall', '-q', str(source)], check=True)
+            else:  # pragma: no cover
+                compileall.compile_dir(str(source), quiet=1)
+    return azconfig.make_dev_sources(work / 'dev', source)
+
+
+class Bench:  # pylint: disable=too-many-instance-attributes
+
+    def __init__(self, args, work):
+        self.args = args
+        self.work = work
+        self.rows = []
+        self.details = []
+        self.data = {}
+        self.emu = None
+        self.env = None
+        self.env_source = None
+        self.body = None
+
+    def log(self, text=''):
+        if self.args.verbose:
+            print(text, file=sys.stderr, flush=True)
+
+    def say(self, text=''):
+        print(text, file=sys.stderr, flush=True)
+
+    # ------------------------------------------------------------------ environment
+    def start(self):
+        from tests.emulator import Emulator, azconfig
+        self.emu = Emulator(scenario='default', state_dir=self.work / 'emulator', log_file=False).start()
+        config_dir = azconfig.seed_config_dir(self.work / 'azure-config', self.emu.base_url, self.emu.subscription_id,
+                                              self.emu.tenant_id)
+        home = self.work / 'home'
+        home.mkdir(exist_ok=True)
+        ext_dir = self.work / 'cliextensions'
+        ext_dir.mkdir(exist_ok=True)
+        origin = Path(self.args.source).resolve()
+        compiled = snapshot_extension(self.work / 'ext-compiled', origin, compiled=True)
+        self.env = azconfig.az_environment(self.emu.base_url, self.emu.ca_path, config_dir, dev_sources=compiled,
+                                           extension_dir=ext_dir, home=home)
+        source = snapshot_extension(self.work / 'ext-source', origin, compiled=False)
+        self.env_source = dict(self.env, AZURE_EXTENSION_DEV_SOURCES=str(source))
+        self.ext_id = self.emu.extension_id(CLUSTER, NAME)
+        self.cluster_id = self.emu.cluster_id(CLUSTER)
+        self.sku_catalogue(self.args.sku_entries)
+
+    def sku_catalogue(self, entries):
+        """Make the cluster region's compute SKU catalogue `entries` VM sizes larger (synthetic sizes shaped like the
+        emulator's own). Azure's real catalogue for one region is megabytes; the default world's is a few KB.
+        Returns (entries, bytes) of the region's catalogue."""
+        import copy
+        location = (self.emu.resource(self.cluster_id) or {}).get('location', 'eastus')
+        with self.emu.lock:
+            world = self.emu.world
+            skus = [s for s in world.skus if not str(s.get('name', '')).startswith('Bench_')]
+            template = next(s for s in skus if s.get('resourceType') == 'virtualMachines'
+                            and location in s.get('locations', []))
+            for i in range(entries):
+                sku = copy.deepcopy(template)
+                sku['name'] = 'Bench_X{}s_v{}'.format(i // 10, i % 10)
+                sku['size'] = sku['name'][len('Bench_'):]
+                skus.append(sku)
+            world.skus = skus
+            regional = [s for s in skus if location in s.get('locations', [])]
+        self.catalogue = (len(regional), len(json.dumps({'value': regional})))
+        return self.catalogue
+
+    def stop(self):
+        if self.emu is not None:
+            self.emu.stop()
+
+    def az(self, args, env=None, code=0, what=None, timeout=300):
+        mark = self.emu.mark()
+        run = run_az(args, env or self.env, self.work, timeout=timeout)
+        run.requests = self.emu.requests(since=mark)
+        self.log('  az {} -> {} in {:.2f} s, {:.0f} MB'.format(' '.join(args[:3]), run.exit_code, run.wall,
+                                                               run.maxrss_mb))
+        return expect(run, code, what)
+
+    def settings(self, **values):
+        base = dict(polls=2, retry_after=None, retry_after_ms=None, complete_after=None, delay=0.0)
+        base.update(values)
+        self.emu.settings(**base)
+
+    def reset_extension(self):
+        """Remove the extension (and cancel its operation) so the next deploy is a create."""
+        self.emu.delete_resource(self.ext_id)
+
+    def arm_put(self, path, body):
+        """A PUT straight to the emulator (to start an operation that `verify --wait` then follows)."""
+        context = ssl.create_default_context(cafile=str(self.emu.ca_path))
+        request = urllib.request.Request('{}{}?api-version={}'.format(self.emu.base_url, path, API), method='PUT',
+                                         data=json.dumps(body).encode('utf-8'),
+                                         headers={'Authorization': 'Bearer benchmark',
+                                                  'Content-Type': 'application/json'})
+        with urllib.request.urlopen(request, context=context, timeout=30) as response:  # nosec - local emulator
+            return response.status
+
+    # ------------------------------------------------------------------ rows
+    def row(self, figure, amlk8s, baseline, ratio, target, passed):
+        self.rows.append((figure, amlk8s, baseline, ratio, target, 'pass' if passed else 'FAIL'))
+
+    def detail(self, text=''):
+        self.details.append(text)
+
+    # ------------------------------------------------------------------ warm-up
+    def warm_up(self):
+        """First calls build az's command index and fill the OS caches; they are not measured."""
+        self.say('warming up (command index, caches) ...')
+        self.settings(retry_after=1)
+        self.az(['version'])
+        self.az(['amlk8s', '-h'])
+        self.az(['amlk8s', '-h'], env=self.env_source)
+        self.reset_extension()
+        run = self.az(DEPLOY, what='amlk8s deploy')
+        puts = [r for r in run.requests if r.method == 'PUT' and r.kind == 'arm']
+        if len(puts) != 1 or not isinstance(puts[0].body, dict):
+            raise HarnessError('the deploy sent {} PUT(s); expected one extension PUT'.format(len(puts)))
+        self.body = puts[0].body
+        if (self.body.get('properties') or {}).get('configurationProtectedSettings'):
+            raise HarnessError('the POC deploy sent protected settings: the baseline could not send the same body')
+        self.reset_extension()
+        self.az(self.baseline_args(), what='az resource create')
+
+    def baseline_args(self):
+        body = dict(self.body)
+        props = body.pop('properties')
+        args = ['resource', 'create', '--id', self.ext_id, '--api-version', API]
+        if body:    # identity, location, plan ...: the full body
+            return args + ['--is-full-object', '--properties', json.dumps(dict(body, properties=props))]
+        return args + ['--properties', json.dumps(props)]
+
+    # ------------------------------------------------------------------ (a) load cost
+    def load_cost(self):
+        runs = self.args.load_runs
+        self.say('(a) load cost: {} x az amlk8s -h, az version (interleaved) ...'.format(runs))
+        ours, base, source = [], [], []
+        for i in range(runs):
+            order = [('ours', ['amlk8s', '-h']), ('base', ['version'])]
+            if i % 2:
+                order.reverse()
+            for who, args in order:
+                run = self.az(args)
+                (ours if who == 'ours' else base).append(run)
+            source.append(self.az(['amlk8s', '-h'], env=self.env_source).wall)
+        cpu = ([r.cpu for r in ours], [r.cpu for r in base])
+        ours, base = [r.wall for r in ours], [r.wall for r in base]
+        ratio = median(ours) / median(base)
+        self.row('(a) load: az amlk8s -h vs az version (median s)', '{:.3f}'.format(median(ours)),
+                 '{:.3f}'.format(median(base)), '{:.2f}'.format(ratio), '<= {:.2f}'.format(LOAD_TARGET),
+                 ratio <= LOAD_TARGET)
+        pairs = [a / b for a, b in zip(ours, base)]
+        self.detail('(a) az amlk8s -h runs (s): ' + ' '.join('{:.3f}'.format(v) for v in ours))
+        self.detail('    az version runs (s):   ' + ' '.join('{:.3f}'.format(v) for v in base))
+        self.detail('    median of per-pair ratios: {:.2f}; az amlk8s -h without .pyc (sources compiled at every call, '
+                    'as the e2e harness runs it): median {:.3f} s, {:.2f}x az version (information only)'.format(
+                        median(pairs), median(source), median(source) / median(base)))
+        self.detail('    CPU time (user+sys) medians: az amlk8s -h {:.3f} s, az version {:.3f} s, ratio {:.2f} (less '
+                    'sensitive to other load than wall time)'.format(
+                        median(cpu[0]), median(cpu[1]), median(cpu[0]) / median(cpu[1])))
+        self.data['load'] = {'amlk8s': ours, 'baseline': base, 'amlk8s_no_pyc': source, 'ratio': ratio,
+                             'cpu_amlk8s': cpu[0], 'cpu_baseline': cpu[1]}
+
+    # ------------------------------------------------------------------ (b) deploy, (c) round trips, (e) memory
+    def deploy_overhead(self):
+        runs = self.args.runs
+        self.say('(b, c, e) deploy: {} x az amlk8s deploy, az resource create (interleaved, Retry-After: 1, 2 polls) '
+                 '...'.format(runs))
+        self.settings(retry_after=1, polls=2)
+        ours, base = [], []
+        for i in range(runs):
+            order = ['ours', 'base'] if i % 2 == 0 else ['base', 'ours']
+            for who in order:
+                self.reset_extension()
+                if who == 'ours':
+                    run = self.az(DEPLOY, what='amlk8s deploy')
+                else:
+                    run = self.az(self.baseline_args(), what='az resource create')
+                self.check_create(run, who)
+                (ours if who == 'ours' else base).append(run)
+        self.reset_extension()
+
+        wall = ([r.wall for r in ours], [r.wall for r in base])
+        ratio = median(wall[0]) / median(wall[1])
+        self.row('(b) deploy: amlk8s deploy vs az resource create (median s)', '{:.3f}'.format(median(wall[0])),
+                 '{:.3f}'.format(median(wall[1])), '{:.2f}'.format(ratio), '<= {:.2f}'.format(DEPLOY_TARGET),
+                 ratio <= DEPLOY_TARGET)
+        polls = ({len([q for q in r.requests if q.kind == 'poll']) for r in ours},
+                 {len([q for q in r.requests if q.kind == 'poll']) for r in base})
+        self.detail('(b) amlk8s deploy runs (s):      ' + ' '.join('{:.3f}'.format(v) for v in wall[0]))
+        self.detail('    az resource create runs (s): ' + ' '.join('{:.3f}'.format(v) for v in wall[1]))
+        self.detail('    polls per run: amlk8s {}, baseline {}; the same PUT body for both (checked each run)'.format(
+            sorted(polls[0]), sorted(polls[1])))
+        self.detail('    time before the PUT (start-up, token, reads): amlk8s median {:.3f} s, baseline {:.3f} s'
+                    .format(median([self.until_put(r) for r in ours]), median([self.until_put(r) for r in base])))
+        self.detail('    CPU time (user+sys) medians: amlk8s {:.3f} s, baseline {:.3f} s, ratio {:.2f}'.format(
+            median([r.cpu for r in ours]), median([r.cpu for r in base]),
+            median([r.cpu for r in ours]) / median([r.cpu for r in base])))
+
+        self.round_trips(ours[0], base[0])
+
+        rss = ([r.maxrss_mb for r in ours], [r.maxrss_mb for r in base])
+        mem_ratio = median(rss[0]) / median(rss[1])
+        self.row('(e) memory: deploy peak RSS (median MB)', '{:.1f}'.format(median(rss[0])),
+                 '{:.1f}'.format(median(rss[1])), '{:.2f}'.format(mem_ratio), '<= {:.2f}'.format(MEMORY_TARGET),
+                 mem_ratio <= MEMORY_TARGET)
+        self.detail('(e) peak RSS amlk8s (MB): ' + ' '.join('{:.1f}'.format(v) for v in rss[0]))
+        self.detail('    peak RSS baseline (MB): ' + ' '.join('{:.1f}'.format(v) for v in rss[1]))
+        self.data['deploy'] = {'amlk8s': wall[0], 'baseline': wall[1], 'ratio': ratio}
+        self.data['memory'] = {'amlk8s': rss[0], 'baseline': rss[1], 'ratio': mem_ratio}
+
+    def memory_large_catalogue(self):
+        """(e) again with a region SKU catalogue of Azure's size: the default world's is a few KB, a large Azure
+        region's is megabytes, and deploy reads it (the baseline does not). Peak RSS barely varies between runs,
+        so 3 interleaved pairs suffice."""
+        entries, size = self.sku_catalogue(self.args.large_catalogue)
+        self.say('(e) memory with a {:.1f} MB SKU catalogue: 3 x deploy, az resource create (interleaved) ...'.format(
+            size / 1e6))
+        self.settings(retry_after=1, polls=2)
+        ours, base = [], []
+        try:
+            for i in range(3):
+                for who in (['ours', 'base'] if i % 2 == 0 else ['base', 'ours']):
+                    self.reset_extension()
+                    if who == 'ours':
+                        run = self.az(DEPLOY, what='amlk8s deploy')
+                    else:
+                        run = self.az(self.baseline_args(), what='az resource create')
+                    self.check_create(run, who)
+                    (ours if who == 'ours' else base).append(run)
+        finally:
+            self.reset_extension()
+            self.sku_catalogue(self.args.sku_entries)
+        rss = ([r.maxrss_mb for r in ours], [r.maxrss_mb for r in base])
+        ratio = median(rss[0]) / median(rss[1])
+        self.row('(e) memory, {:.1f} MB region SKU catalogue (median MB)'.format(size / 1e6),
+                 '{:.1f}'.format(median(rss[0])), '{:.1f}'.format(median(rss[1])), '{:.2f}'.format(ratio),
+                 '<= {:.2f}'.format(MEMORY_TARGET), ratio <= MEMORY_TARGET)
+        self.detail('(e) with a {}-entry ({:.1f} MB) SKU catalogue: peak RSS amlk8s {} MB, baseline {} MB; deploy '
+                    'median {:.3f} s vs {:.3f} s'.format(
+                        entries, size / 1e6, ' '.join('{:.1f}'.format(v) for v in rss[0]),
+                        ' '.join('{:.1f}'.format(v) for v in rss[1]), median([r.wall for r in ours]),
+                        median([r.wall for r in base])))
+        self.data['memory_large_catalogue'] = {'entries': entries, 'bytes': size, 'amlk8s': rss[0], 'baseline': rss[1],
+                                               'ratio': ratio}
+
+    @staticmethod
+    def until_put(run):
+        put = [q for q in run.requests if q.method == 'PUT']
+        return (put[0].time - run.start) if put else float('nan')
+
+    def check_create(self, run, who):
+        puts = [q for q in run.requests if q.kind == 'arm' and q.method == 'PUT']
+        if len(puts) != 1 or puts[0].status != 201:
+            raise HarnessError('{}: expected one PUT answered 201 (a create), got {}'.format(
+                who, [(q.method, q.status) for q in puts]))
+        sent = dict(puts[0].body) if isinstance(puts[0].body, dict) else puts[0].body
+        if who == 'base' and isinstance(sent, dict) and 'location' not in self.body:
+            sent.pop('location', None)     # az resource create adds the resource group's location
+        if sent != self.body:
+            raise HarnessError('{}: the PUT body differs from the body amlk8s sent in the warm-up:\n{}\n{}'.format(
+                who, json.dumps(puts[0].body, sort_keys=True), json.dumps(self.body, sort_keys=True)))
+
+    def short(self, path):
+        return path.replace(self.cluster_id, '{cluster}').replace(
+            '/subscriptions/' + self.emu.subscription_id, '/subscriptions/{sub}')
+
+    def round_trips(self, ours, base):
+        def arm(run):
+            counts = {}
+            for q in run.requests:
+                if q.kind != 'arm':
+                    continue
+                key = (q.method, q.path.lower())
+                entry = counts.setdefault(key, {'method': q.method, 'path': self.short(q.path), 'count': 0,
+                                                'status': q.status})
+                entry['count'] += 1
+            return list(counts.values())
+        listed, baseline = arm(ours), arm(base)
+        total = sum(e['count'] for e in listed)
+        repeated = [e for e in listed if e['count'] > 1]
+        tokens = len([q for q in ours.requests if q.kind == 'token'])
+        polls = len([q for q in ours.requests if q.kind == 'poll'])
+        self.row('(c) round trips: ARM requests per deploy (no tokens/polls)', str(total),
+                 str(sum(e['count'] for e in baseline)), '-', 'each path once', not repeated)
+        self.detail('(c) ARM requests of one az amlk8s deploy ({} token request(s) and {} poll(s) not counted):'.format(
+            tokens, polls))
+        for entry in listed:
+            self.detail('      {:>2} x {:<6} {}  -> {}'.format(
+                entry['count'], entry['method'], entry['path'], entry['status']))
+        reads = [q for q in ours.requests if q.kind == 'arm' and q.method == 'GET']
+        put = [q for q in ours.requests if q.method == 'PUT']
+        if reads and put:
+            after_cluster = [q for q in reads[1:] if q.time < put[0].time]
+            if after_cluster:
+                spread = max(q.time for q in after_cluster) - min(q.time for q in after_cluster)
+                self.detail('    the {} reads after the cluster GET were all sent within {:.0f} ms (concurrent)'
+                            .format(len(after_cluster), 1000 * spread))
+        self.detail('    baseline (az resource create): ' + ', '.join(
+            '{} {}'.format(e['method'], e['path']) for e in baseline))
+        self.data['round_trips'] = {'amlk8s': listed, 'baseline': baseline}
+
+    # ------------------------------------------------------------------ (d) completion latency
+    def latency(self):
+        self.say('(d) completion: no retry hint, the emulator ends each operation {} s after it starts ...'.format(
+            COMPLETE_AFTER))
+        results = {}
+        for attempt in range(self.args.latency_runs):
+            for name, value in self.latency_round(attempt).items():
+                results.setdefault(name, []).append(value)
+        worst = {name: max(values) for name, values in results.items()}
+        for name, value in worst.items():
+            self.row('(d) completion noticed, no Retry-After: {} (s after the end)'.format(name),
+                     '{:.2f}'.format(value), '-', '-', '<= {:.0f} s'.format(LATENCY_TARGET), value <= LATENCY_TARGET)
+        self.detail('(d) latency runs (s after the operation ended): ' + '; '.join(
+            '{} {}'.format(name, ' '.join('{:.2f}'.format(v) for v in values)) for name, values in results.items()))
+        self.detail('    (without a hint azure-core would wait its default 30 s between polls)')
+
+        self.say('(d) completion: Retry-After: {} on every in-progress answer ...'.format(RETRY_AFTER))
+        spacing = self.retry_after_round()
+        for name, gaps in spacing.items():
+            low = min(gaps) if gaps else float('nan')
+            self.row('(d) Retry-After: {} honoured: {} (min s between polls)'.format(RETRY_AFTER, name),
+                     '{:.2f}'.format(low), '-', '-', '>= {} s'.format(RETRY_AFTER), bool(gaps) and low >= RETRY_AFTER)
+            self.detail('    Retry-After: {} {} poll gaps (s): {}'.format(
+                RETRY_AFTER, name, ' '.join('{:.2f}'.format(g) for g in gaps)))
+        self.detail('    verify --wait polls the extension with GETs, which carry no Retry-After; its spacing is the '
+                    'product\'s own interval.')
+        self.data['latency'] = results
+        self.data['retry_after'] = spacing
+
+    def _due(self, kind):
+        ops = [op for op in self.emu.operations(cluster=CLUSTER, extension=NAME) if op['kind'] == kind]
+        if not ops or ops[-1]['due'] is None:
+            raise HarnessError('no timed {} operation was started on the extension'.format(kind))
+        return ops[-1]
+
+    def latency_round(self, attempt):
+        found = {}
+        self.settings(complete_after=COMPLETE_AFTER)
+        # deploy (a create)
+        self.reset_extension()
+        run = self.az(DEPLOY, what='amlk8s deploy')
+        found['deploy'] = run.end - self._due('create')['due']
+        # update (a PATCH)
+        value = 'True' if attempt % 2 == 0 else 'False'
+        run = self.az(['amlk8s', 'update'] + CLUSTER_ARGS + ['--config', 'inferenceRouterHA=' + value, '--yes'],
+                      what='amlk8s update')
+        if not [q for q in run.requests if q.method == 'PATCH']:
+            raise HarnessError('amlk8s update sent no PATCH:\n' + run.stderr[-2000:])
+        found['update'] = run.end - self._due('update')['due']
+        # verify --wait, following an operation started just before it (a re-applied PUT)
+        self.arm_put(self.ext_id, self.body)
+        run = self.az(['amlk8s', 'verify'] + CLUSTER_ARGS + ['--wait'], what='amlk8s verify --wait')
+        op = self._due('update')
+        if op['ended_at'] is None or run.start > op['due']:
+            raise HarnessError('verify --wait started after the operation had ended: the measure is void')
+        found['verify --wait'] = run.end - op['due']
+        # delete
+        run = self.az(['amlk8s', 'delete'] + CLUSTER_ARGS + ['--yes'], what='amlk8s delete')
+        found['delete'] = run.end - self._due('delete')['due']
+        self.settings()
+        return found
+
+    def retry_after_round(self):
+        self.settings(retry_after=RETRY_AFTER, polls=2)
+        spacing = {}
+
+        def gaps(run):
+            times = [q.time for q in run.requests if q.kind == 'poll']
+            return [b - a for a, b in zip(times, times[1:])]
+
+        self.reset_extension()
+        spacing['deploy'] = gaps(self.az(DEPLOY, what='amlk8s deploy'))
+        spacing['update'] = gaps(self.az(['amlk8s', 'update'] + CLUSTER_ARGS + ['--config', 'inferenceRouterHA=True',
+                                                                                '--yes'], what='amlk8s update'))
+        spacing['delete'] = gaps(self.az(['amlk8s', 'delete'] + CLUSTER_ARGS + ['--yes'], what='amlk8s delete'))
+        self.settings()
+        return spacing
+
+    # ------------------------------------------------------------------ report
+    def report(self, info, before, after, others):
+        lines = ['amlk8s benchmark (medians; ratios side by side, amlk8s and baseline interleaved)',
+                 'machine: {cpu}, {cores} cores, {os}; Python {python}; azure-cli {azure-cli} (core {azure-cli-core})'
+                 .format(**info),
+                 'extension: ' + source_info(Path(self.args.source).resolve()),
+                 'SKU catalogue of the cluster\'s region: {} entries, {:.2f} MB'.format(
+                     self.catalogue[0], self.catalogue[1] / 1e6),
+                 'runs: load {}, deploy {}, latency {}; load average before {:.2f} {:.2f} {:.2f}, after {:.2f} {:.2f} '
+                 '{:.2f}; other az processes seen at start: {}'.format(
+                     self.args.load_runs, self.args.runs, self.args.latency_runs, *before, *after, others), '']
+        header = ('figure', 'amlk8s', 'baseline', 'ratio', 'target', 'result')
+        widths = [max(len(str(r[i])) for r in self.rows + [header]) for i in range(len(header))]
+        rule = '-+-'.join('-' * w for w in widths)
+        lines.append(' | '.join(h.ljust(w) for h, w in zip(header, widths)))
+        lines.append(rule)
+        for row in self.rows:
+            lines.append(' | '.join(str(c).ljust(w) for c, w in zip(row, widths)))
+        lines.append('')
+        lines.extend(self.details)
+        return '\n'.join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='python -m tests.bench', description=__doc__.split('\n\n')[0])
+    parser.add_argument('--runs', type=int, default=7, help='runs of each deploy (default 7; at least 5 to count)')
+    parser.add_argument('--load-runs', type=int, default=None, help='runs of each -h/version (default 3 x --runs)')
+    parser.add_argument('--latency-runs', type=int, default=1, help='rounds of (d) (default 1; the worst counts)')
+    parser.add_argument('--only', default='abcde', help='figures to measure, e.g. --only ae (default abcde)')
+    parser.add_argument('--source', default=str(REPO / 'azext_amlk8s'),
+                        help='the azext_amlk8s package to measure (default: this working tree\'s; e.g. a scratch copy '
+                             'with a candidate fix)')
+    parser.add_argument('--sku-entries', type=int, default=0,
+                        help='add this many VM sizes to the region\'s SKU catalogue (default 0: the emulator\'s small '
+                             'one); 2500 makes it about 2.9 MB, like a large Azure region')
+    parser.add_argument('--large-catalogue', type=int, default=2500,
+                        help='VM sizes added to the SKU catalogue for the second memory row (default 2500, about '
+                             '2.9 MB of JSON, the size of a large Azure region\'s; 0 skips the row)')
+    parser.add_argument('--json', help='also write the results and raw runs to this file')
+    parser.add_argument('--keep', action='store_true', help='keep the work directory (printed)')
+    parser.add_argument('-v', '--verbose', action='store_true', help='print every az call')
+    args = parser.parse_args(argv)
+    args.load_runs = args.load_runs or 3 * args.runs
+    if min(args.runs, args.load_runs) < 5:
+        print('note: fewer than 5 runs; medians of so few runs are not a measurement of record', file=sys.stderr)
+
+    sys.path.insert(0, str(REPO))
+    info = machine()
+    before = load_average()
+    others = other_az_processes()
+    work = Path(tempfile.mkdtemp(prefix='amlk8s-bench-'))
+    bench = Bench(args, work)
+    try:
+        bench.start()
+        bench.warm_up()
+        if 'a' in args.only:
+            bench.load_cost()
+        if set('bce') & set(args.only):
+            bench.deploy_overhead()
+        if 'e' in args.only and args.large_catalogue:
+            bench.memory_large_catalogue()
+        if 'd' in args.only:
+            bench.latency()
+    except HarnessError as ex:
+        print('benchmark harness error: {}'.format(ex), file=sys.stderr)
+        return 2
+    finally:
+        bench.stop()
+        if args.keep:
+            print('work directory kept: {}'.format(work), file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    after = load_average()
+    text = bench.report(info, before, after, others)
+    print(text, flush=True)
+    if args.json:
+        with open(args.json, 'w', encoding='utf-8') as handle:
+            json.dump({'machine': info, 'load_average': {'before': before, 'after': after},
+                       'other_az_processes': others, 'rows': bench.rows, 'data': bench.data}, handle, indent=2,
+                      default=str)
+    failed = [r for r in bench.rows if r[-1] != 'pass']
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
