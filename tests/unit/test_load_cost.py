@@ -24,7 +24,7 @@ FORBIDDEN = ('azure.mgmt', 'azure.mgmt.kubernetesconfiguration', 'azure.mgmt.rel
              'concurrent.futures.thread', 'azure.core', 'msrest', 'msal', 'requests', 'urllib3')
 # The extension's own I/O and logic modules: loaded when a command runs, never to build the command table.
 HEAVY_OWN = ('azext_amlk8s.custom', 'azext_amlk8s.cluster', 'azext_amlk8s.prereqs', 'azext_amlk8s.tls',
-             'azext_amlk8s.health', 'azext_amlk8s.relay')
+             'azext_amlk8s.health', 'azext_amlk8s.relay', 'azext_amlk8s.update')
 
 _PROBE = r'''
 import json, sys
