@@ -54,8 +54,9 @@ Semantics worth knowing:
   Deleting; 400 for version + autoUpgradeMinorVersion (missing = true, the service default).
   An operation answers InProgress `polls` times, then ends; each GET/LIST of the extension is also a
   step. With settings(complete_after=S) it instead ends S seconds after it started (the first poll or read
-  at or after `due` sees the end), so a benchmark can measure how soon a client notices. A pinned AzureML version outside the catalogue ends Failed ("Failed in download the Chart
-  path not found"); so does any operation on an Offline/Expired Arc cluster.
+  at or after `due` sees the end), so a benchmark can measure how soon a client notices. A pinned AzureML
+  version outside the catalogue ends Failed ("Failed in download the Chart path not found"); so does any
+  operation on an Offline/Expired Arc cluster.
 - configurationProtectedSettings are never returned; PATCH merges configurationSettings (null
   removes a key) and replaces configurationProtectedSettings when present.
 - `Retry-After` is not sent unless settings(retry_after=...) (or retry_after_ms) says so: az's own

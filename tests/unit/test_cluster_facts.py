@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from azext_amlk8s.cluster import (
     CONNECTED, MANAGED, ClusterFacts, ClusterRef, NodePool, facts_from_bodies, minor_version, normalize_cluster_type)
+from tests.unit.samples import pool
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SUB = "00000000-0000-0000-0000-000000000001"
@@ -35,14 +36,6 @@ def aks_body(**props):
     body = load("aks_managed_cluster.json")
     body["properties"].update(props)
     return body
-
-
-def pool(name="nodepool1", count=3, vm_size="Standard_D4s_v3", os_type="Linux", mode="System", **extra):
-    entry = {"name": name, "count": count, "vmSize": vm_size, "osType": os_type, "mode": mode,
-             "type": "VirtualMachineScaleSets", "enableAutoScaling": False, "powerState": {"code": "Running"},
-             "orchestratorVersion": "1.32", "provisioningState": "Succeeded", "osSKU": "Ubuntu"}
-    entry.update(extra)
-    return entry
 
 
 def aks_facts(body=None, **kwargs):

@@ -18,6 +18,7 @@ from azext_amlk8s.cluster import ClusterFacts, ClusterRef, facts_from_bodies
 from azext_amlk8s.prereqs import (
     ALL_CHECK_IDS, FAIL, IGNORED, PASS, UNKNOWN, WARNING, CheckResult, Intent, blocking, run_checks,
     summarize_failures, validate_ignore_ids)
+from tests.unit.samples import pool
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SUB = "00000000-0000-0000-0000-000000000001"
@@ -35,14 +36,6 @@ def load(name):
 def provider(namespace, state="Registered"):
     return {"id": f"/subscriptions/{SUB}/providers/{namespace}", "namespace": namespace,
             "registrationState": state, "registrationPolicy": "RegistrationRequired", "resourceTypes": []}
-
-
-def pool(name="nodepool1", count=3, vm_size="Standard_D4s_v3", os_type="Linux", mode="System", **extra):
-    entry = {"name": name, "count": count, "vmSize": vm_size, "osType": os_type, "mode": mode,
-             "type": "VirtualMachineScaleSets", "enableAutoScaling": False, "powerState": {"code": "Running"},
-             "orchestratorVersion": "1.32", "provisioningState": "Succeeded", "osSKU": "Ubuntu"}
-    entry.update(extra)
-    return entry
 
 
 def extension(name="azureml", ext_type="microsoft.azureml.kubernetes", state="Succeeded", error=None):

@@ -26,17 +26,11 @@ from hypothesis import HealthCheck, event, example, given, settings as hsettings
 from azext_amlk8s import _client_factory, custom, prereqs
 from azext_amlk8s import settings as s
 from azext_amlk8s import update as u
-from azext_amlk8s.cluster import ClusterFacts, ClusterRef, facts_from_bodies
+from azext_amlk8s.cluster import ClusterFacts, facts_from_bodies
+from tests.unit.samples import AKS, ARC, CONN, HC_ID, SUB
 from tests.certs import make_tls_files
 
 FIXTURES = Path(__file__).parent / 'fixtures'
-SUB = '0b1f6471-1bf0-4dda-aec3-111122223333'
-AKS = ClusterRef(SUB, 'rg-ml', 'aks-prod', 'managedClusters')
-ARC = ClusterRef(SUB, 'rg-arc', 'arc-k3s', 'connectedClusters')
-HC_ID = ('/subscriptions/{}/resourceGroups/rg-arc/providers/Microsoft.Relay/namespaces/ns1/hybridConnections/'
-         'arc-k3s'.format(SUB))
-CONN = ('Endpoint=sb://ns1.servicebus.windows.net/;SharedAccessKeyName=azureml_rw;'
-        'SharedAccessKey=c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTIzNA==;EntityPath=arc-k3s')
 GENERIC = (azclierror.AzCLIError, azclierror.UserFault, azclierror.ServiceError, azclierror.ClientError,
            azclierror.UnknownError)
 

@@ -13,17 +13,10 @@ from azure.cli.core.azclierror import InvalidArgumentValueError, RequiredArgumen
 
 from azext_amlk8s import settings as s
 from azext_amlk8s import update as u
-from azext_amlk8s.cluster import ClusterRef
 from azext_amlk8s.custom import _version_changes
+from tests.unit.samples import AKS, ARC, CONN, HC_ID
 from tests.certs import make_tls_files
 
-SUB = '0b1f6471-1bf0-4dda-aec3-111122223333'
-AKS = ClusterRef(SUB, 'rg-ml', 'aks-prod', 'managedClusters')
-ARC = ClusterRef(SUB, 'rg-arc', 'arc-k3s', 'connectedClusters')
-HC_ID = ('/subscriptions/{}/resourceGroups/rg-arc/providers/Microsoft.Relay/namespaces/ns1/hybridConnections/'
-         'arc-k3s'.format(SUB))
-CONN = ('Endpoint=sb://ns1.servicebus.windows.net/;SharedAccessKeyName=azureml_rw;'
-        'SharedAccessKey=c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTIzNA==;EntityPath=arc-k3s')
 
 # As az k8s-extension creates them (values in its capitalisation).
 INSECURE = {'enableTraining': 'True', 'enableInference': 'True', 'inferenceRouterServiceType': 'LoadBalancer',
