@@ -72,6 +72,7 @@ def main(argv):
     setup()
     if task == 'lint':
         run(PYTHON, '-m', 'flake8', '--config', 'tests/lint/ext.flake8', 'azext_amlk8s')
+        run(PYTHON, '-m', 'flake8', '--max-line-length', '120', 'tests', 'dev.py')
         run(PYTHON, '-m', 'pylint', '--rcfile', 'tests/lint/ext_pylintrc', 'azext_amlk8s')
         return 0
     os.chdir(ROOT)
