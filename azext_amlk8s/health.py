@@ -533,15 +533,6 @@ def diagnose_error(text: str, ctx: Optional[Context] = None) -> List[Diagnosis]:
     return diagnose_text(text, ctx) or [unknown_diagnosis(ctx)]
 
 
-def explain_text(text: str, ctx: Optional[Context] = None) -> str:
-    """One paragraph for an error that arrives only as text (e.g. a failed long-running operation's message)."""
-    diagnoses = diagnose_error(text, ctx)
-    parts = [f'{index}) {d.code} {d.title}: {d.diagnosis} Fix: {d.fix}' for index, d in enumerate(diagnoses, 1)]
-    if diagnoses[0].code == UNKNOWN_CODE:
-        parts.insert(0, f'Service message: "{_trim(_redact(_str(text)), SUMMARY_MESSAGE_LIMIT)}".')
-    return _one_line(' '.join(parts))
-
-
 # --- Components ------------------------------------------------------------------------------------------------
 
 def expected_components(settings: Mapping[str, Any], cluster_type: str, extension_name: str) -> List[dict]:

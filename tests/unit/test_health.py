@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from azext_amlk8s import health
 from azext_amlk8s.health import (
     ERROR_CATALOGUE, Context, Diagnosis, build_report, canonical_cluster_type, diagnose_error, diagnose_text,
-    expected_components, explain_text, failure_message, is_healthy, is_secret_setting, public_settings,
+    expected_components, failure_message, is_healthy, is_secret_setting, public_settings,
     unknown_diagnosis)
 
 SUB = '00000000-0000-0000-0000-000000000000'
@@ -312,16 +312,6 @@ def test_health_diagnose_error_and_unknown():
     assert unknown.code == 'unknown' and unknown.critical
     assert 'https://aka.ms/arcmltsg' in unknown.fix and 'helm history -n azureml azureml' in unknown.fix
     assert diagnose_error('E40002', AKS)[0].code == 'E40002'
-
-
-def test_health_explain_text():
-    text = '(ExtensionOperationFailed) ... Error: UPGRADE FAILED: cannot re-use a name that is still in use'
-    message = explain_text(text, AKS)
-    assert message.startswith('1) helm-name-in-use RELEASE_NAME_IN_USE:')
-    assert '\n' not in message
-    unknown = explain_text('Something odd\nhappened. SharedAccessKey=abc123', AKS)
-    assert unknown.startswith('Service message: "Something odd happened. SharedAccessKey=[redacted]".')
-    assert 'abc123' not in unknown and 'unknown UNRECOGNISED_ERROR' in unknown
 
 
 def test_health_canonical_cluster_type():
@@ -1070,4 +1060,3 @@ def test_health_secret_keys_never_echoed(settings_dict):
 def test_health_diagnose_text_never_raises(text):
     diagnoses = diagnose_text(text, AKS)
     assert len({d.code for d in diagnoses}) == len(diagnoses)
-    assert isinstance(explain_text(text, AKS), str)
