@@ -15,25 +15,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.emulator import Emulator, redact, scenarios
+from tests.emulator import redact, scenarios
 
 REPO = Path(__file__).resolve().parents[2]
 EXT_API = "2023-05-01"
 AKS_API = "2026-06-01"
 AZUREML = "Microsoft.AzureML.Kubernetes"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    emulator = Emulator(state_dir=tmp_path_factory.mktemp("emu")).start()
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture
-def emu(server):
-    server.reset("default")
-    return server
 
 
 class Client:

@@ -6,23 +6,9 @@ import time
 import pytest
 import requests
 
-from tests.emulator import Emulator
 
 EXT_API = "2023-05-01"
 BODY = {"properties": {"extensionType": "Microsoft.AzureML.Kubernetes", "configurationSettings": {"x": "1"}}}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    emulator = Emulator(state_dir=tmp_path_factory.mktemp("emu")).start()
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture
-def emu(server):
-    server.reset("default")
-    return server
 
 
 @pytest.fixture
