@@ -470,8 +470,9 @@ def _confirm(cmd, message, yes, what):
             what, question), 'Add --yes to confirm in a script.') from None
 
 
-def _existing_azureml(client, ref, extension_name, action):
-    from azure.cli.core.azclierror import InvalidArgumentValueError, ValidationError
+def _azureml_extension(client, ref, extension_name, action):
+    """The extension, which must exist and be an AzureML one (amlk8s leaves other types to az k8s-extension)."""
+    from azure.cli.core.azclierror import InvalidArgumentValueError
     extension = _get_extension(client, ref, extension_name)
     if extension is None:
         raise _extension_not_found(client, ref, extension_name)
@@ -481,6 +482,13 @@ def _existing_azureml(client, ref, extension_name, action):
                 extension_name, ref.display, (extension.get('properties') or {}).get('extensionType'),
                 amlsettings.EXTENSION_TYPE),
             'amlk8s manages only AzureML extensions: use az k8s-extension {} for it.'.format(action))
+    return extension
+
+
+def _existing_azureml(client, ref, extension_name, action):
+    """The AzureML extension, refused while an operation runs on it."""
+    from azure.cli.core.azclierror import ValidationError
+    extension = _azureml_extension(client, ref, extension_name, action)
     state = _state(extension)
     if state in BUSY_STATES:
         flag = {'creating': 'created', 'deleting': 'deleted'}.get(state, 'updated')
@@ -536,7 +544,6 @@ def update(cmd, client, resource_group_name, cluster_name, cluster_type, extensi
         return _as_sdk_model(existing)
     _warn_all(plan.warnings + list(choice.warnings))
 
-    protected = plan.protected
     if plan.relay_key_needed:
         from azext_amlk8s._client_factory import cf_relay
         settings_now = props.get('configurationSettings') or {}
@@ -550,13 +557,9 @@ def update(cmd, client, resource_group_name, cluster_name, cluster_type, extensi
                 'was not found).',
                 'Pass it again: --config-protected relayServerConnectionString=<primary connection string of the '
                 'azureml_rw rule>.')
-        protected = dict(protected)
-        amlsettings.with_relay(plan.public, protected, relay_plan.hybrid_connection_id, relay_plan.hybrid_connection,
-                               connection)
-        for key in ('relayserver.hybridConnectionResourceID', 'relayserver.hybridConnectionName'):
-            if settings_now.get(key) == plan.public.get(key):
-                plan.public.pop(key)
-        plan.protected = protected
+        amlsettings.with_relay_key(plan.protected, connection)
+        if settings_now.get('relayserver.hybridConnectionName') != relay_plan.hybrid_connection:
+            plan.public['relayserver.hybridConnectionName'] = relay_plan.hybrid_connection   # older extensions
 
     if plan.impacts:
         _confirm(cmd, amlupdate.confirmation_message(plan.impacts, extension_name, ref.display), yes,
@@ -599,16 +602,7 @@ def delete(cmd, client, resource_group_name, cluster_name, cluster_type, extensi
         raise MutuallyExclusiveArgumentError(
             '--cleanup removes the Azure Relay after the extension is gone, so it cannot be combined with --no-wait.',
             'Drop --no-wait, or run az amlk8s delete ... --cleanup again after az amlk8s wait ... --deleted.')
-    extension = _get_extension(client, ref, extension_name)
-    if extension is None:
-        raise _extension_not_found(client, ref, extension_name)
-    if not _is_azureml(extension):
-        from azure.cli.core.azclierror import InvalidArgumentValueError
-        raise InvalidArgumentValueError(
-            "The extension '{}' on {} is of type {}, not {}.".format(
-                extension_name, ref.display, (extension.get('properties') or {}).get('extensionType'),
-                amlsettings.EXTENSION_TYPE),
-            'amlk8s deletes only AzureML extensions: use az k8s-extension delete for it.')
+    extension = _azureml_extension(client, ref, extension_name, 'delete')
     if _state(extension) == 'deleting':
         from azure.cli.core.azclierror import ValidationError
         raise ValidationError("The extension '{}' on {} is already being deleted.".format(extension_name, ref.display),

@@ -723,11 +723,15 @@ def _small_cluster(facts, node_selector) -> bool:
 
 
 def with_relay(public: Dict[str, str], protected: Dict[str, str], hybrid_connection_id: str,
-               hybrid_connection_name: str,
-               connection_string: str):
+               hybrid_connection_name: str, connection_string: str):
     """Add the relay created (or found) for an Arc cluster, as az k8s-extension does."""
     public['relayserver.hybridConnectionResourceID'] = hybrid_connection_id
     public['relayserver.hybridConnectionName'] = hybrid_connection_name
+    with_relay_key(protected, connection_string)
+
+
+def with_relay_key(protected: Dict[str, str], connection_string: str):
+    """The relay's connection string, under both keys the chart reads (k8s-extension's dereference)."""
     protected['relayServerConnectionString'] = connection_string
     protected['relayserver.relayConnectionString'] = connection_string
 
