@@ -6,8 +6,11 @@
 import argparse
 import json
 import os
+import re
 
 from azure.cli.core.azclierror import FileOperationError, InvalidArgumentValueError
+
+from azext_amlk8s._text import shell_quote
 
 
 def parse_key_value(item: str, option: str, protected: bool = False):
@@ -92,7 +95,12 @@ def _flatten(prefix, value, out, path):
     if isinstance(value, dict):
         for key, inner in value.items():
             _flatten('{}.{}'.format(prefix, key) if prefix else str(key), inner, out, path)
-    elif isinstance(value, bool):
+        return
+    if prefix in out:
+        raise InvalidArgumentValueError(
+            'The setting {} is given twice in {} (once as a dotted key, once nested).'.format(prefix, path),
+            'Give each setting once.')
+    if isinstance(value, bool):
         out[prefix] = 'true' if value else 'false'
     elif isinstance(value, (int, float, str)):
         out[prefix] = str(value)
@@ -103,36 +111,101 @@ def _flatten(prefix, value, out, path):
             'Write it as "{}": "<value>" (nested objects are flattened to dotted keys).'.format(prefix))
 
 
+def _refuse_duplicates(where):
+    """A json.loads object_pairs_hook: a key given twice in one object is an error (json keeps the last silently)."""
+    def hook(pairs):
+        seen = {}
+        for key, value in pairs:
+            if key in seen:
+                raise InvalidArgumentValueError(
+                    'The setting {} is given twice in {}.'.format(key, where),
+                    'Give each setting once (JSON keeps only the last of duplicate keys; amlk8s refuses them, as it '
+                    'refuses the same key twice in --config).')
+            seen[key] = value
+        return seen
+    return hook
+
+
+def looks_like_content(value: str) -> bool:
+    """True when a file argument holds the file's content: az expands ``@path`` arguments into the file's text
+    before the extension sees them (``--config-file @settings.json``)."""
+    text = value.strip()
+    return text.startswith(('{', '[')) or '\n' in value or '\r' in value
+
+
+def _file_label(path: str, option: str) -> str:
+    """How messages name the file given by ``option``; never its content (a protected file holds secrets)."""
+    if looks_like_content(path):
+        return 'the content given to {} (az read it from the @file)'.format(option)
+    if 'protected' in option and ('=' in path or len(path) > 260):
+        return 'the value given to {} ({} characters, not shown: it may be a secret)'.format(option, len(path))
+    return 'the file {} given by {}'.format(path, option)
+
+
 def read_settings_file(path: str, option: str) -> dict:
     """A JSON object of KEY: VALUE (nested objects become dotted keys), as `--config-file` takes.
 
-    Errors name the file and the offending key, never a value: the file may hold protected settings.
+    ``path`` may also be the file's content itself (az expands ``@path`` before the extension sees it). Errors name
+    the file (or say that its content was given) and the offending key, never a value: the file may hold protected
+    settings.
     """
+    where = _file_label(path, option)
+    if looks_like_content(path):
+        raw = path.encode('utf-8')
+    else:
+        try:
+            full = os.path.abspath(os.path.expanduser(path))
+            with open(full, 'rb') as handle:
+                raw = handle.read()
+        except (OSError, ValueError) as ex:     # ValueError: a path with a NUL character
+            raise FileOperationError('{} cannot be read ({}).'.format(
+                where[0].upper() + where[1:], getattr(ex, 'strerror', None) or type(ex).__name__),
+                'Check the path and its permissions.') from None
     try:
-        full = os.path.abspath(os.path.expanduser(path))
-        with open(full, 'rb') as handle:
-            raw = handle.read()
-    except (OSError, ValueError) as ex:     # ValueError: a path with a NUL character
-        raise FileOperationError('The file {} given by {} cannot be read ({}).'.format(
-            path, option, getattr(ex, 'strerror', None) or ex), 'Check the path and its permissions.') from None
-    try:
-        data = json.loads(raw.decode('utf-8-sig'))
+        data = json.loads(raw.decode('utf-8-sig'), object_pairs_hook=_refuse_duplicates(where))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidArgumentValueError(
-            'The file {} given by {} is not JSON.'.format(path, option),
+            '{} is not JSON.'.format(where[0].upper() + where[1:]),
             'The file must hold one JSON object of settings, for example {"enableTraining": "true"}.') from None
     if not isinstance(data, dict):
         raise InvalidArgumentValueError(
-            'The file {} given by {} holds JSON, but not an object of settings.'.format(path, option),
+            '{} holds JSON, but not an object of settings.'.format(where[0].upper() + where[1:]),
             'The file must hold one JSON object, for example {"enableTraining": "true"}.')
     if not data:
-        raise InvalidArgumentValueError('The file {} given by {} holds no settings.'.format(path, option),
+        raise InvalidArgumentValueError('{} holds no settings.'.format(where[0].upper() + where[1:]),
                                         'Add settings to the file or drop {}.'.format(option))
     out = {}
     try:
-        _flatten('', data, out, '{} given by {}'.format(path, option))
+        _flatten('', data, out, where)
     except RecursionError:
-        raise InvalidArgumentValueError('The settings in the file {} given by {} are nested too deeply.'.format(
-            path, option), 'Write the settings as one object of dotted keys, for example {"nodeSelector.agentpool": '
-                           '"mlpool"}.') from None
+        raise InvalidArgumentValueError('The settings in {} are nested too deeply.'.format(
+            where), 'Write the settings as one object of dotted keys, for example {"nodeSelector.agentpool": '
+                    '"mlpool"}.') from None
     return out
+
+
+# Extension names become Kubernetes object and Helm release names: the service refuses names that are not
+# RFC 1123 names, Helm release names have at most 53 characters, and the chart prefixes Service names
+# (<name>-kube-state-metrics, <name>-prometheus-operator), which must be DNS-1035 labels (start with a letter).
+_EXTENSION_NAME = re.compile(r'^[a-z]([-a-z0-9]{0,51}[a-z0-9])?$')
+
+
+def validate_extension_name(name: str):
+    """Refuse an extension name the service, Helm or the chart's Service names would refuse (for a new extension)."""
+    if _EXTENSION_NAME.match(name or ''):
+        return
+    problems = []
+    if len(name) > 53:
+        problems.append('{} characters (Helm release names have at most 53)'.format(len(name)))
+    if name != name.lower():
+        problems.append('upper-case letters')
+    if not name[:1].isalpha():
+        problems.append('does not start with a letter')
+    if set(name.lower()) - set('abcdefghijklmnopqrstuvwxyz0123456789-'):
+        problems.append('characters other than a-z, 0-9 and "-"')
+    if name.endswith('-'):
+        problems.append('ends with "-"')
+    raise InvalidArgumentValueError(
+        '--name {} is not a valid extension name: {}.'.format(shell_quote(name), ', '.join(problems) or 'invalid'),
+        'Use 1-53 lower-case letters, digits and "-", starting with a letter and ending with a letter or digit, for '
+        'example --name azureml.')

@@ -17,12 +17,12 @@ SDK pipeline is only touched when ``gather_facts`` runs.
 
 import math
 import re
-import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
-from azext_amlk8s._client_factory import arm_get, arm_list
+from azext_amlk8s._text import shell_quote  # noqa: F401  (re-exported for the rules)
+from azext_amlk8s._transport import arm_get, arm_list
 
 MANAGED = "managedClusters"
 CONNECTED = "connectedClusters"
@@ -67,11 +67,6 @@ def normalize_cluster_type(value):
             recommendation="Use --cluster-type managedClusters (alias: aks) for an AKS cluster or "
                            "--cluster-type connectedClusters (alias: arc) for an Azure Arc-enabled cluster.")
     return normalised
-
-
-def shell_quote(value):
-    """Quote a value for a copy-and-paste command line; plain Azure names come back unchanged."""
-    return shlex.quote(str(value))
 
 
 @dataclass(frozen=True)
@@ -195,6 +190,13 @@ class ClusterFacts:  # pylint: disable=too-many-instance-attributes
     local_accounts_disabled: Optional[bool] = None
     authorized_ip_ranges: Optional[Tuple[str, ...]] = None
     private_cluster: Optional[bool] = None
+    pod_identity_enabled: Optional[bool] = None
+    http_proxy: Optional[Dict[str, object]] = None      # httpProxyConfig: httpProxy, httpsProxy, noProxy (list)
+    outbound_type: Optional[str] = None                 # networkProfile.outboundType
+    node_resource_group: Optional[str] = None
+    fqdn: Optional[str] = None
+    private_fqdn: Optional[str] = None
+    aad_managed: Optional[bool] = None                  # Microsoft Entra ID integration (aadProfile)
     node_pools: Optional[Tuple[NodePool, ...]] = None
     trusted_access_ml_bindings: Optional[Tuple[str, ...]] = None
     # Arc
@@ -423,6 +425,18 @@ def _authorized_ranges(props, notes):
     return tuple(r.strip() for r in ranges if isinstance(r, str) and r.strip())
 
 
+def _http_proxy(config):
+    """The HTTP proxy of an AKS cluster (httpProxyConfig), or None when the cluster has none."""
+    if not isinstance(config, dict):
+        return None
+    proxies = {key: _text(config.get(key)) for key in ("httpProxy", "httpsProxy")}
+    if not any(proxies.values()):
+        return None
+    raw = config.get("noProxy")
+    no_proxy = tuple(str(item).strip() for item in raw if str(item).strip()) if isinstance(raw, list) else ()
+    return dict(proxies, noProxy=no_proxy)
+
+
 def _private_cluster(props, notes):
     if not isinstance(props, dict):
         return None
@@ -573,7 +587,9 @@ def _aks_values(cluster, location, skus, trusted_access, notes):
     node_count = None
     if pools is not None and all(p.count is not None for p in pools):
         node_count = sum(p.count for p in pools)
-    disabled = _flag(props.get("disableLocalAccounts"))
+    # Absent means the API's default: local accounts enabled (ManagedClusterProperties.disableLocalAccounts).
+    disabled = _flag(props.get("disableLocalAccounts")) if "disableLocalAccounts" in props or \
+        not isinstance(raw_props, dict) else False
     if disabled is None:
         notes.append("whether local accounts are disabled is unknown")
     ranges = _authorized_ranges(raw_props, notes)
@@ -582,6 +598,13 @@ def _aks_values(cluster, location, skus, trusted_access, notes):
     if trusted_access is None and (disabled or ranges or private):
         notes.append("Trusted Access role bindings could not be read")
     return {
+        "pod_identity_enabled": _flag(_dig(props, "podIdentityProfile", "enabled")) is True,
+        "http_proxy": _http_proxy(props.get("httpProxyConfig")),
+        "outbound_type": _text(_dig(props, "networkProfile", "outboundType")),
+        "node_resource_group": _text(props.get("nodeResourceGroup")),
+        "fqdn": _text(props.get("fqdn")),
+        "private_fqdn": _text(props.get("privateFQDN")),
+        "aad_managed": isinstance(props.get("aadProfile"), dict),
         "power_state": _text(_dig(props, "powerState", "code")),
         "kubernetes_version": _text(props.get("currentKubernetesVersion")) or _text(props.get("kubernetesVersion")),
         "identity_type": _identity_type(cluster, notes),

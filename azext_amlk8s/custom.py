@@ -9,7 +9,8 @@ from knack.log import get_logger
 
 from azext_amlk8s import settings as amlsettings
 from azext_amlk8s import update as amlupdate
-from azext_amlk8s._client_factory import POLLING_INTERVAL, arm_get, arm_list
+from azext_amlk8s._constants import POLLING_INTERVAL
+from azext_amlk8s._transport import arm_get, arm_list
 
 logger = get_logger(__name__)
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-AZUREML_EXTENSION_TYPE = 'Microsoft.AzureML.Kubernetes'
-RELEASE_NAMESPACE = 'azureml'
-TSG_LINK = 'https://aka.ms/arcmltsg'
-NETWORK_REQUIREMENTS_LINK = 'https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall'
+from azext_amlk8s._constants import EXTENSION_TYPE as AZUREML_EXTENSION_TYPE
+from azext_amlk8s._constants import NETWORK_REQUIREMENTS_LINK, RELEASE_NAMESPACE, TSG_LINK
+from azext_amlk8s._text import shell_quote
+
 
 VERDICT_HEALTHY, VERDICT_IN_PROGRESS, VERDICT_FAILED = 'Healthy', 'InProgress', 'Failed'
 VERDICT_DEGRADED, VERDICT_NOT_AZUREML = 'Degraded', 'NotAzureML'
@@ -113,7 +113,7 @@ _LEGACY_FE_CLEANUP = (
     'kubectl delete clusterrolebinding azureml-fe-binding; kubectl delete svc azureml-fe -n default; '
     'kubectl delete svc azureml-fe-int-http -n default; kubectl delete deploy azureml-fe -n default; '
     'kubectl delete secret azuremlfessl -n default; kubectl delete cm azuremlfeconfig -n default; '
-    'then run az amlk8s deploy {target} again.')
+    'then run az amlk8s deploy {target} <settings> again.')
 _VERSIONS_CMD = ('az k8s-extension extension-types list-versions-by-cluster --resource-group {rg} '
                  '--cluster-name {cluster} --cluster-type {type} --extension-type microsoft.azureml.kubernetes '
                  '--release-train stable')
@@ -147,14 +147,14 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          (r'(?-i:\bE40003\b)', _const('INTERNAL_LOAD_BALANCER_NOT_SUPPORT')),
          'internalLoadBalancerProvider is set, but only AKS supports an internal load balancer, and only with '
          'the value azure.',
-         'Run az amlk8s deploy {target} again with your other settings and without '
+         'Run az amlk8s deploy {target} <settings> again with your other settings and without '
          '--internal-load-balancer-provider (on AKS its only valid value is azure).'),
     Rule('E40004', 'AZUREML_FE_DEPLOYMENT_NOT_FOUND',
          (r'(?-i:\bE40004\b)', _const('AZUREML_FE_DEPLOYMENT_NOT_FOUND')),
          'The azureml-fe inference router deployment is missing or unavailable.',
          'Check it with kubectl get deployment -n azureml azureml-fe-v2 and '
          'kubectl get events -n azureml --sort-by=.lastTimestamp, then re-apply the extension: '
-         'az amlk8s deploy {target}.'),
+         'az amlk8s deploy {target} <settings>.'),
     Rule('E40005', 'AZUREML_FE_SCALE_UP_TIMEOUT',
          (r'(?-i:\bE40005\b)', _const('AZUREML_FE_SCALE_UP_TIMEOUT')),
          'The azureml-fe replicas did not become ready in time, usually for lack of CPU, memory or nodes.',
@@ -165,14 +165,15 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          (r'(?-i:\bE40006\b)', _const('AZUREML_FE_UPDATE_REPLICAS_FAILED')),
          'HealthCheck could not change the replica count of the azureml-fe deployment.',
          'Inspect the deployment: kubectl describe deployment -n azureml azureml-fe-v2; '
-         'kubectl get events -n azureml --sort-by=.lastTimestamp; then retry az amlk8s deploy {target}.'),
+         'kubectl get events -n azureml --sort-by=.lastTimestamp; then retry az amlk8s deploy {target} <settings>.'),
     Rule('E40007', 'INVALID_SSL_SETTING',
          (r'(?-i:\bE40007\b)', _const('INVALID_SSL_SETTING')),
          'The TLS certificate or key is invalid or they do not match, or sslCname is not covered by the '
          'certificate (PEM files protected by a passphrase are not supported).',
-         'Check the files: openssl x509 -in cert.pem -noout -text; openssl rsa -in key.pem -noout -check; '
-         'openssl x509 -in cert.pem -noout -modulus | md5sum and openssl rsa -in key.pem -noout -modulus | md5sum '
-         'must print the same value. Then supply them again: az amlk8s update {target} '
+         'Check the files: openssl x509 -in cert.pem -noout -text; openssl pkey -in key.pem -noout (no '
+         'passphrase prompt); openssl x509 -in cert.pem -noout -pubkey | openssl md5 and '
+         'openssl pkey -in key.pem -pubout | openssl md5 must print the same value (RSA and EC keys alike). '
+         'Then supply them again: az amlk8s update {target} '
          '--ssl-cert-pem-file <cert.pem> --ssl-key-pem-file <key.pem> --ssl-cname <name-in-the-certificate>. '
          'With sslSecret, the secret in namespace azureml must hold cert.pem and key.pem.'),
     Rule('E45001', 'AGENT_UNHEALTHY',
@@ -227,7 +228,7 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          'The cluster\'s extension agents were offline for more than 48 hours, so the service discarded the '
          'protected settings (TLS key and certificate, relay connection string) and marked the extension Failed.',
          'Restore the cluster\'s connectivity, then apply the extension again with all its settings, including the '
-         'protected ones (for example --ssl-cert-pem-file and --ssl-key-pem-file): az amlk8s deploy {target} ...',
+         'protected ones (for example --ssl-cert-pem-file and --ssl-key-pem-file): az amlk8s deploy {target} <settings>',
          cluster_fix=(('arc', 'On Azure Arc, check the agents first: az connectedk8s show -g {rg} -n {cluster} '
                               '--query connectivityStatus.'),)),
 
@@ -273,7 +274,7 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          'The admission webhook of the extension\'s ingress-nginx controller did not answer in time while the '
          'chart was installing; this happens on busy clusters and when another ingress-nginx already uses the '
          'class k8s.io/ingress-nginx.',
-         'Retry: az amlk8s deploy {target}. If the cluster already runs ingress-nginx, give AzureML its own class: '
+         'Retry: az amlk8s deploy {target} <settings>. If the cluster already runs ingress-nginx, give AzureML its own class: '
          'az amlk8s update {target} --config nginxIngress.controller=k8s.io/amlarc-ingress-nginx. '
          'kubectl get pods -n azureml shows whether the controller is starting.',
          also=(r'failed (?:calling|to call) webhook',)),
@@ -281,7 +282,7 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          'An admission webhook in the cluster did not answer while Helm created the extension\'s resources.',
          'List the webhooks with kubectl get validatingwebhookconfigurations,mutatingwebhookconfigurations; make '
          'sure the service behind the failing one has ready endpoints or remove a stale one, then retry '
-         'az amlk8s deploy {target}.',
+         'az amlk8s deploy {target} <settings>.',
          superseded_by=('ingress-nginx-webhook',)),
 
     # --- Helm: release state ----------------------------------------------------------------------------------
@@ -290,26 +291,26 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          'Helm already has a release with this name: an earlier AzureML install still being cleaned up, or '
          'another chart.',
          'List the releases with helm list -Aa. If {name} belongs to another chart, use another extension name '
-         '(-n). If it is an earlier AzureML install, wait about an hour and retry az amlk8s deploy {target}, or '
+         '(-n). If it is an earlier AzureML install, wait about an hour and retry az amlk8s deploy {target} <settings>, or '
          'remove it first with az amlk8s delete {target} --yes and deploy again.'),
     Rule('helm-operation-in-progress', 'OPERATION_IN_PROGRESS',
          (r'earlier operation for the helm chart is still in progress',
           r'another operation \(install/upgrade/rollback\) is in progress'),
          'An earlier Helm install, upgrade or rollback of this release has not finished.',
-         'Wait about an hour and retry az amlk8s deploy {target}. helm history -n azureml {name} shows the '
+         'Wait about an hour and retry az amlk8s deploy {target} <settings>. helm history -n azureml {name} shows the '
          'release; if a revision stays pending-install, pending-upgrade or pending-rollback, delete that revision '
          '(kubectl delete secret -n azureml sh.helm.release.v1.{name}.v<revision> --ignore-not-found) and retry.'),
     Rule('namespace-terminating', 'NAMESPACE_TERMINATING', (r'being terminated',),
          'The azureml namespace is still being deleted by an earlier uninstall, so nothing can be created in it.',
          'Wait for the delete to finish (az amlk8s wait {target} --deleted; kubectl get namespace azureml returns '
-         'NotFound when it is done), then run az amlk8s deploy {target} again. Do not install or update while a '
+         'NotFound when it is done), then run az amlk8s deploy {target} <settings> again. Do not install or update while a '
          'delete runs.'),
     Rule('chart-not-found', 'CHART_NOT_FOUND',
          (r'chart path not found', r'failed in download(?:ing)? the chart'),
          'The requested chart version does not exist, usually a --version that does not exist or does not belong '
          'to the --release-train.',
          'Omit --version to get the latest, or pick a version listed by ' + _VERSIONS_CMD + ', then run '
-         'az amlk8s deploy {target} again.'),
+         'az amlk8s deploy {target} <settings> again.'),
     Rule('kubernetes-version', 'KUBERNETES_API_NOT_SERVED', (r'no matches for kind',),
          'The chart uses a Kubernetes API that this cluster does not serve: the Kubernetes version is outside '
          'the supported window (N-2 of AKS), or the pinned extension version is too old for it.',
@@ -321,7 +322,7 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          (r'MissingSubscriptionRegistration', r'not registered to use namespace', r'extensionaddons/read'),
          'A resource provider the extension needs is not registered in the subscription.',
          'az provider register --namespace Microsoft.KubernetesConfiguration --wait, then retry '
-         'az amlk8s deploy {target}.',
+         'az amlk8s deploy {target} <settings>.',
          cluster_fix=(('arc', 'On Azure Arc also: az provider register --namespace Microsoft.Kubernetes --wait; '
                               'az provider register --namespace Microsoft.ExtendedLocation --wait.'),)),
     Rule('invalid-authentication-token', 'CLUSTER_IDENTITY_UNSUPPORTED',
@@ -334,7 +335,7 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          'unless AKS Trusted Access is set up for the workspace.'),
     Rule('relay-missing', 'RELAY_NOT_CONFIGURED', (r'relay resource id or connection string are not provided',),
          'The extension has no Azure Relay settings, so AzureML cannot reach the Arc cluster.',
-         'Run az amlk8s deploy {target} again; it creates or reuses the Azure Relay in resource group {rg}.'),
+         'Run az amlk8s deploy {target} <settings> again; it creates or reuses the Azure Relay in resource group {rg}.'),
     Rule('not-connectable', 'EXTENSION_NOT_CONNECTABLE', (r'not connectable',),
          'AzureML could not reach the extension in the cluster.',
          'Detach and attach the compute again (az ml compute detach, then az ml compute attach), and check that '
@@ -350,7 +351,7 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          'Pods of the extension cannot be scheduled: the nodes lack free CPU, memory, GPUs or pod slots.',
          'kubectl describe nodes shows allocatable and requested resources and kubectl get pods -n azureml the '
          'Pending pods. Add nodes or bigger nodes, or point nodeSelector at nodes with room, then retry '
-         'az amlk8s deploy {target}.',
+         'az amlk8s deploy {target} <settings>.',
          cluster_fix=(('aks', 'On AKS: az aks nodepool scale -g {rg} --cluster-name {cluster} -n <nodepool> '
                               '--node-count <count>.'),)),
 
@@ -370,7 +371,7 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          'kubectl get events -n azureml --sort-by=.lastTimestamp; kubectl get svc -n azureml (an EXTERNAL-IP '
          'stuck at <pending> means no load balancer: use --inference-router-service-type NodePort); read the '
          'HealthCheck report with kubectl describe configmap -n azureml arcml-healthcheck; then retry '
-         'az amlk8s deploy {target}.',
+         'az amlk8s deploy {target} <settings>.',
          cluster_fix=(('arc', 'On Azure Arc, upgrade the cluster agents: az connectedk8s upgrade -g {rg} '
                               '-n {cluster}.'),)),
 )
@@ -493,8 +494,9 @@ def _context_fields(ctx: Optional[Context]) -> Dict[str, str]:
     cluster = _str(ctx.cluster_name).strip() or '<cluster-name>'
     cluster_type = canonical_cluster_type(ctx.cluster_type) or '<cluster-type>'
     name = _str(ctx.extension_name).strip() or '<extension-name>'
+    rg, cluster, name = shell_quote(rg), shell_quote(cluster), shell_quote(name)
     return {'rg': rg, 'cluster': cluster, 'type': cluster_type, 'name': name, 'release': name,
-            'cluster_id': _str(ctx.cluster_id).strip() or '<cluster-resource-id>',
+            'cluster_id': shell_quote(_str(ctx.cluster_id).strip() or '<cluster-resource-id>'),
             'target': f'-g {rg} -c {cluster} -t {cluster_type} -n {name}',
             '_kind': _cluster_kind(ctx.cluster_type)}
 
@@ -745,7 +747,7 @@ def _state_finding(state_text: str, verdict: str, fields: Mapping[str, str]) -> 
     if verdict == VERDICT_IN_PROGRESS:
         if state == 'deleting':
             fix = ('The extension is being deleted: az amlk8s wait {target} --deleted, then az amlk8s deploy '
-                   '{target} to install it again.')
+                   '{target} <settings> to install it again.')
         else:
             fix = ('Wait for it: az amlk8s verify {target} --wait (or az amlk8s wait {target} '
                    + ('--updated' if state == 'updating' else '--created') + '). It can stay Pending for the first '
@@ -767,7 +769,8 @@ _DEPRECATED_KEYS = (('inferenceLoadBalancerHA', 'inferenceRouterHA'), ('inferenc
                     ('privateEndpointILB', 'internalLoadBalancerProvider=azure'),
                     ('reuseExistingPromOp', 'installPromOp=false'), ('volcanoScheduler.enable', 'installVolcano'))
 _SERVICE_TYPE_FIX = 'az amlk8s update {target} --inference-router-service-type LoadBalancer (or NodePort, ClusterIP).'
-_NO_ILB_FIX = 'Run az amlk8s deploy {target} again without --internal-load-balancer-provider.'
+_NO_ILB_FIX = ('Run az amlk8s deploy {target} <settings> again, with your settings but without '
+              '--internal-load-balancer-provider.')
 
 
 def _settings_findings(settings: Mapping[str, Any], kind: str, fields: Mapping[str, str]) -> List[dict]:

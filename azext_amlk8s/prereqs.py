@@ -24,6 +24,9 @@ provider-registration     AKS (KubernetesConfiguration), Arc (also    pass, fail
 managed-identity          AKS                                         pass, fail, unknown
 local-accounts            AKS                                         pass, fail, unknown
 authorized-ip-ranges      AKS                                         pass, warning, unknown
+pod-identity              AKS                                         pass, fail
+outbound-network          AKS (HTTP proxy, user-defined routing,      pass, warning
+                          private cluster)
 arc-connectivity          Arc                                         pass, fail, unknown
 node-architecture         AKS, Arc (Arc: always unknown)              pass, warning, fail, unknown
 openshift                 Arc                                         pass, warning, unknown
@@ -47,6 +50,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from azext_amlk8s._constants import NETWORK_REQUIREMENTS_LINK
 from azext_amlk8s.cluster import (
     AZUREML_EXTENSION_TYPE, ML_TRUSTED_ACCESS_ROLE, ClusterFacts, minor_key, minor_version, shell_quote)
 
@@ -509,6 +513,55 @@ def check_authorized_ip_ranges(facts, intent):  # pylint: disable=unused-argumen
         f"`{_trusted_access_command(ref)}`")
 
 
+def check_pod_identity(facts, intent):  # pylint: disable=unused-argument
+    cid, ref = "pod-identity", facts.ref
+    if not ref.is_aks:
+        return None
+    if not facts.pod_identity_enabled:
+        return _result(cid, PASS, "Microsoft Entra pod identity is not enabled.")
+    return _result(
+        cid, FAIL,
+        f"Microsoft Entra pod identity (preview) is enabled on the {ref.display}; Azure Machine Learning does not "
+        "support it.",
+        f"Disable it with `az aks update {ref.aks_args} --disable-pod-identity` (needs the aks-preview extension: "
+        "`az extension add --name aks-preview`); for workload identities use its successor, Microsoft Entra "
+        f"Workload ID: `az aks update {ref.aks_args} --enable-oidc-issuer --enable-workload-identity`")
+
+
+# Hosts the proxy must not handle: the training identity sidecar talks to 127.0.0.1:12342 (AML-Kubernetes
+# docs/network-requirements.md), and local traffic must stay local.
+NO_PROXY_REQUIRED = ("localhost", "127.0.0.1")
+_FIREWALL_OUTBOUND_TYPES = ("userdefinedrouting", "none", "block")
+
+
+def check_outbound_network(facts, intent):  # pylint: disable=unused-argument
+    cid, ref = "outbound-network", facts.ref
+    if not ref.is_aks:
+        return None
+    notes, fixes = [], []
+    proxy = facts.http_proxy
+    if proxy:
+        target = proxy.get("httpsProxy") or proxy.get("httpProxy")
+        missing = [h for h in NO_PROXY_REQUIRED if h not in proxy.get("noProxy", ())]
+        notes.append(f"outbound traffic goes through the HTTP proxy {target}" +
+                     (f", and its noProxy lacks {_join(missing)}" if missing else ""))
+        fixes.append(f"make the proxy allow the endpoints and keep {_join(NO_PROXY_REQUIRED)} in noProxy (with the "
+                     f"cluster's service and pod ranges): `az aks update {ref.aks_args} --http-proxy-config "
+                     "<proxy-config.json>`")
+    if (facts.outbound_type or "").lower() in _FIREWALL_OUTBOUND_TYPES:
+        notes.append(f"networkProfile.outboundType is {facts.outbound_type} (egress through your own route or "
+                     "firewall)")
+    if facts.private_cluster:
+        notes.append("the cluster is private (egress is usually restricted too)")
+    if not notes:
+        return _result(cid, PASS, "No outbound proxy or restricted egress is configured in Azure.")
+    fixes.append(f"allow the outbound endpoints the AzureML extension needs, listed at {NETWORK_REQUIREMENTS_LINK}")
+    return _result(cid, WARNING,
+                   f"On the {ref.display} {'; '.join(notes)}: the AzureML extension needs extra network configuration "
+                   "or its pods cannot pull images or reach Azure (HealthCheck E45003 BAD_NETWORK_CONNECTIVITY).",
+                   "; ".join(fix[0].upper() + fix[1:] for fix in fixes))
+
+
 def check_arc_connectivity(facts, intent):  # pylint: disable=unused-argument
     cid, ref = "arc-connectivity", facts.ref
     if not ref.is_arc:
@@ -607,7 +660,7 @@ def check_existing_extension(facts, intent):
         if others:
             # Another name would be refused too (one AzureML extension per cluster): point at the one there is.
             fix = (f"The cluster's AzureML extension is {others[0][0]!r}: deploy to it with `az amlk8s deploy "
-                   f"{ref.cli_args} -n {shell_quote(others[0][0])} ...`")
+                   f"{ref.cli_args} -n {shell_quote(others[0][0])} <settings>`")
         else:
             fix = "Choose another name for the AzureML extension with --name, for example --name azureml-ext"
         return _result(cid, FAIL, f"Extension {name!r} already exists on the cluster with type "
@@ -619,7 +672,7 @@ def check_existing_extension(facts, intent):
         if _same(other_state, "deleting"):
             fix = f"az amlk8s wait {ref.cli_args} -n {shell_quote(other)} --deleted"
         else:
-            fix = (f"Re-apply it with `az amlk8s deploy {ref.cli_args} -n {shell_quote(other)} ...`, or remove it "
+            fix = (f"Re-apply it with `az amlk8s deploy {ref.cli_args} -n {shell_quote(other)} <settings>`, or remove it "
                    f"first with `az amlk8s delete {ref.cli_args} -n {shell_quote(other)}`")
         return _result(cid, FAIL, finding, fix)
     if same_name:
@@ -908,6 +961,8 @@ _CHECKS = (
     ("managed-identity", "Managed identity", check_managed_identity),
     ("local-accounts", "Local accounts", check_local_accounts),
     ("authorized-ip-ranges", "API server access", check_authorized_ip_ranges),
+    ("pod-identity", "Pod identity", check_pod_identity),
+    ("outbound-network", "Outbound network", check_outbound_network),
     ("arc-connectivity", "Arc connectivity", check_arc_connectivity),
     ("node-architecture", "Node architecture", check_node_architecture),
     ("openshift", "OpenShift", check_openshift),

@@ -132,8 +132,15 @@ def _q(path: str) -> str:
 
 
 def _arg_with_value(arg: str, value: str) -> str:
-    """How the user passes ``value`` to ``arg``: ``--ssl-cname x`` for a flag, ``sslCname=x`` for a setting key."""
-    return f"{arg} {value}" if arg.startswith("-") else f"{arg}={value}"
+    """How the user passes ``value`` to ``arg``: ``--ssl-cname x`` for a flag, ``--config sslCname=x`` for a setting
+    given with an option, ``sslCname=x`` for a bare setting key, ``"sslCname": "x"`` for a key in a settings file."""
+    if arg.startswith("-"):
+        option, _, key = arg.partition(" ")
+        return f"{option} {key}={value}" if key else f"{arg} {value}"
+    if " in " in arg:
+        key = arg.split(" in ", 1)[0]
+        return f'"{key}": "{value}" in that file'
+    return f"{arg}={value}"
 
 
 def _safe_label(label: str) -> str:
@@ -371,8 +378,25 @@ def _stat_regular_file(resolved: str, where: str, arg: str, what: str):
             f"Check that {arg} names the PEM {what} file.")
 
 
+def is_pem_text(value) -> bool:
+    """True when a path argument holds PEM text itself: az expands ``@file`` arguments (and ``KEY=@file``) into
+    the file's content before the extension sees them, so ``--ssl-key-pem-file @key.pem`` arrives as the key."""
+    return isinstance(value, str) and "-----BEGIN " in value and "-----END " in value
+
+
 def _read_pem_file(path: str, arg: str, what: str) -> Tuple[str, bytes]:
-    """Read a file named by the user; returns (absolute path, bytes). ``what`` is 'certificate' or 'private key'."""
+    """Read a file named by the user; returns (absolute path, bytes). ``what`` is 'certificate' or 'private key'.
+
+    PEM text given in place of the path (az's ``@file`` expansion) is taken as the file's content; messages then
+    name it "the contents given to <arg>" and never show it.
+    """
+    if is_pem_text(path):
+        data = path.encode("utf-8", "replace")
+        if len(data) > MAX_PEM_FILE_BYTES:
+            raise InvalidArgumentValueError(
+                f"The PEM {what} given to {arg} is larger than {MAX_PEM_FILE_BYTES} bytes, too large to be a PEM "
+                f"{what}.", f"Check that {arg} names the PEM {what} file.")
+        return f"<contents given to {arg}>", data + b"\n"
     given = _shown(_check_path_value(path, arg, what))
     resolved = os.path.abspath(os.path.expanduser(path))
     where = f"'{given}'" if given == resolved else f"'{given}' (resolved to '{_shown(resolved)}')"

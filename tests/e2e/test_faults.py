@@ -4,7 +4,7 @@
   retried by the client pipeline and the deploy succeeds; a persistent 500 ends in a clean error.
 - A connection dropped after the PUT (or PATCH) was processed: the retried PUT meets its own running operation
   (409), the PATCH is not retried at all; either way amlk8s reads the extension, recognises its own change and
-  follows that operation instead of failing (``_client_factory.OwnOperationPolicy``).
+  follows that operation instead of failing (``_transport.OwnOperationPolicy``).
 - A failed operation, a failed Arc deploy after the relay was made, reruns, parallel deploys, Ctrl-C while waiting,
   slow answers, and the polling interval with and without a retry hint.
 - A table of malformed commands: usage errors, no traceback, the argument named, nothing written; and clusters

@@ -206,12 +206,22 @@ def test_aks_local_accounts(value, expected):
     assert aks_facts(aks_body(disableLocalAccounts=value)).local_accounts_disabled is expected
 
 
-def test_aks_local_accounts_missing_is_unknown():
+def test_aks_local_accounts_missing_means_the_api_default_enabled():
     body = aks_body()
     del body["properties"]["disableLocalAccounts"]
     facts = aks_facts(body)
-    assert facts.local_accounts_disabled is None
-    assert any("local accounts" in note for note in facts.unknowns)
+    assert facts.local_accounts_disabled is False
+    assert not any("local accounts" in note for note in facts.unknowns)
+
+
+def test_aks_pod_identity_proxy_and_outbound_type():
+    facts = aks_facts(aks_body(podIdentityProfile={"enabled": True}, httpProxyConfig={
+        "httpsProxy": "http://proxy:3128/", "noProxy": ["localhost"]}, networkProfile={
+        "outboundType": "userDefinedRouting"}))
+    assert facts.pod_identity_enabled is True and facts.outbound_type == "userDefinedRouting"
+    assert facts.http_proxy == {"httpProxy": None, "httpsProxy": "http://proxy:3128/", "noProxy": ("localhost",)}
+    plain = aks_facts(aks_body(httpProxyConfig={"noProxy": ["localhost"]}))
+    assert plain.http_proxy is None and plain.pod_identity_enabled is False
 
 
 def test_aks_authorized_ip_ranges_and_private_cluster():

@@ -62,7 +62,7 @@ SAMPLES = [
     ('E40005 AZUREML_FE_SCALE_UP_TIMEOUT', 'E40005', ['kubectl describe deployment -n azureml azureml-fe-v2']),
     ('E40006 AZUREML_FE_UPDATE_REPLICAS_FAILED', 'E40006', ['kubectl describe deployment -n azureml azureml-fe-v2']),
     ('E40007 INVALID_SSL_SETTING: The SSL key or certificate isn\'t valid. The CNAME should be compatible with the '
-     'certificate.', 'E40007', ['openssl rsa -in key.pem -noout -check',
+     'certificate.', 'E40007', ['openssl pkey -in key.pem -pubout',
                                 f'az amlk8s update {AKS_TARGET} --ssl-cert-pem-file <cert.pem>']),
     ('E45001 AGENT_UNHEALTHY: pod gateway-5d9c7 is CrashLoopBackOff', 'E45001', ['kubectl get pods -n azureml']),
     ('E45002 PROMETHEUS_CONFLICT: The Prometheus Operator installed is conflict with your existing Prometheus '
@@ -994,7 +994,10 @@ def test_health_module_is_pure_stdlib():
             imported.add((node.module or '').split('.')[0])
         assert not (isinstance(node, ast.Call) and getattr(node.func, 'id', None) in ('print', 'open', 'eval'))
         assert not (isinstance(node, ast.ExceptHandler) and node.type is None)
-    assert imported <= set(sys.stdlib_module_names)
+    own = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+           and (node.module or '').startswith('azext_amlk8s')}
+    assert own <= {'azext_amlk8s._constants', 'azext_amlk8s._text'}, own    # themselves standard library only
+    assert imported - {'azext_amlk8s'} <= set(sys.stdlib_module_names)
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def test_check_ids_are_stable_kebab_case_and_documented():
     assert len(set(ALL_CHECK_IDS)) == len(ALL_CHECK_IDS)
     assert ALL_CHECK_IDS == (
         "cluster-state", "provider-registration", "managed-identity", "local-accounts", "authorized-ip-ranges",
-        "arc-connectivity", "node-architecture", "openshift", "existing-extension", "extension-busy",
+        "pod-identity", "outbound-network", "arc-connectivity", "node-architecture", "openshift", "existing-extension", "extension-busy",
         "inference-router-ha", "internal-load-balancer", "load-balancer-support", "capacity", "gpu-device-plugin",
         "kubernetes-version", "cli-version")
     for cid in ALL_CHECK_IDS:
@@ -120,7 +120,7 @@ def test_healthy_aks_cluster_report():
     results = run_checks(facts, INFERENCE)
     assert [r.id for r in results] == [
         "cluster-state", "provider-registration", "managed-identity", "local-accounts", "authorized-ip-ranges",
-        "node-architecture", "existing-extension", "extension-busy", "inference-router-ha",
+        "pod-identity", "outbound-network", "node-architecture", "existing-extension", "extension-busy", "inference-router-ha",
         "load-balancer-support", "capacity", "gpu-device-plugin", "kubernetes-version", "cli-version"]
     assert {r.id: r.status for r in results if r.status != PASS} == {}
     assert not blocking(results)
@@ -615,7 +615,7 @@ def test_existing_extension_same_name_other_type_with_an_azureml_extension_point
     result = check(facts, "existing-extension", Intent(extension_name="flux"))
     assert result.status == FAIL and "microsoft.flux" in result.finding
     assert result.fix == ("The cluster's AzureML extension is 'aml-ext': deploy to it with `az amlk8s deploy "
-                          "-g ml-rg -c ml-aks -t managedClusters -n aml-ext ...`")
+                          "-g ml-rg -c ml-aks -t managedClusters -n aml-ext <settings>`")
 
 
 def test_existing_extension_unreadable():

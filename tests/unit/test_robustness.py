@@ -5,7 +5,7 @@
 - Cluster bodies with missing or null fields give "unknown" findings, never an exception.
 - The helpers that turn a failed or interrupted operation into a message (``custom._service_message``,
   ``custom._diagnose_failure``) and the pipeline policy that adopts an operation our own retried PUT started
-  (``_client_factory.OwnOperationPolicy``) cope with whatever the service sends.
+  (``_transport.OwnOperationPolicy``) cope with whatever the service sends.
 """
 # pylint: disable=missing-docstring,redefined-outer-name,protected-access
 
@@ -23,7 +23,7 @@ from azure.core.pipeline.policies._base import RequestHistory
 from azure.core.pipeline.transport import HttpRequest
 from hypothesis import HealthCheck, event, example, given, settings as hsettings, strategies as st
 
-from azext_amlk8s import _client_factory, custom, prereqs
+from azext_amlk8s import _transport, custom, prereqs
 from azext_amlk8s import settings as s
 from azext_amlk8s import update as u
 from azext_amlk8s.cluster import ClusterFacts, facts_from_bodies
@@ -377,7 +377,7 @@ class FakeNext:  # pylint: disable=too-few-public-methods
 
 
 def run_policy(fake, method='PUT', url=EXT_URL, body=SENT):
-    policy = _client_factory.OwnOperationPolicy()
+    policy = _transport.OwnOperationPolicy()
     policy.next = fake
     request = HttpRequest(method, url)
     request.set_streamed_data_body(io.BytesIO(json.dumps(body).encode()))
@@ -460,4 +460,4 @@ def test_a_patch_whose_answer_was_lost_is_followed_only_when_it_arrived():
     (b'{"a": 1}', b'{"a": 1}'), ('{"a": 1}', b'{"a": 1}'), (io.BytesIO(b'xyz'), b'xyz'), (None, b'')])
 def test_the_sent_body_is_read_back_whatever_its_form(body, expected):
     request = SimpleNamespace(body=body)
-    assert _client_factory._body_bytes(request) == expected
+    assert _transport._body_bytes(request) == expected

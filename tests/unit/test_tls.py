@@ -444,12 +444,24 @@ def test_stat_errors(tmp_path, monkeypatch, error, expected):
     assert expected in exc.error_msg
 
 
-def test_pem_contents_passed_instead_of_a_path_are_never_echoed(tmp_path, labels):
+def test_pem_contents_in_place_of_a_path_are_taken_as_the_file(tmp_path, labels):
+    """az expands `@key.pem` (and `sslKeyPemFile=@key.pem`) into the file's text, without its last newline."""
     files = make_tls_files(tmp_path)
-    exc = _reject(InvalidArgumentValueError, files.cert_path, files.key_pem.decode("ascii"), labels=labels,
-                  names=[labels[1]], fragments=files.secret_fragments())
-    assert "looks like the contents" in exc.error_msg
-    assert "PRIVATE KEY" not in exc.error_msg
+    from_paths = _load(files.cert_path, files.key_path, labels=labels)
+    from_text = _load(files.cert_pem.decode("ascii").rstrip("\n"), files.key_pem.decode("ascii").rstrip("\n"),
+                      labels=labels)
+    assert (from_text.cert_b64, from_text.key_b64) != ("", "")
+    assert from_text.key_b64 == base64.b64encode(files.key_pem.rstrip(b"\n") + b"\n").decode()
+    assert from_paths.dns_names == from_text.dns_names
+
+
+def test_pem_contents_that_fail_a_check_are_never_echoed(tmp_path, labels):
+    files = make_tls_files(tmp_path)
+    other = make_tls_files(tmp_path / "other", key_type="ec")
+    exc = _reject(InvalidArgumentValueError, files.cert_path, other.key_pem.decode("ascii"), labels=labels,
+                  names=[labels[1]], fragments=files.secret_fragments() + other.secret_fragments())
+    assert "does not match" in exc.error_msg and "PRIVATE KEY" not in exc.error_msg
+    assert "contents given to" in exc.error_msg or "contents given to" in _rec(exc)
 
 
 def test_huge_file_is_rejected_without_reading_it(tmp_path):
