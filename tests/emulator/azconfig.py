@@ -42,8 +42,13 @@ def installed_az_versions():
     return json.loads(json.dumps(_VERSIONS_CACHE))
 
 
-def seed_config_dir(config_dir, base_url, subscription_id, tenant_id, subscription_name="amlk8s-emulator"):
-    """Write config, clouds.config, azureProfile.json and versionCheck.json into `config_dir`."""
+def seed_config_dir(config_dir, base_url, subscription_id, tenant_id, subscription_name="amlk8s-emulator",
+                    extra_subscriptions=None):
+    """Write config, clouds.config, azureProfile.json and versionCheck.json into `config_dir`.
+
+    extra_subscriptions: more subscriptions for azureProfile.json (not default), so `az account list` and
+    `--subscription ID` know them: ids, or dicts {"id", "name", "tenant_id"} (e.g. `emu.subscriptions[1:]`).
+    """
     config_dir = Path(config_dir)
     config_dir.mkdir(parents=True, exist_ok=True)
     base = base_url.rstrip("/")
@@ -66,17 +71,19 @@ def seed_config_dir(config_dir, base_url, subscription_id, tenant_id, subscripti
     with open(config_dir / "clouds.config", "w", encoding="utf-8") as handle:
         clouds.write(handle)
 
-    profile = {"installationId": "00000000-0000-0000-0000-0000000e0001", "subscriptions": [{
-        "id": subscription_id,
-        "name": subscription_name,
-        "state": "Enabled",
-        "isDefault": True,
-        "tenantId": tenant_id,
-        "environmentName": CLOUD_NAME,
-        "homeTenantId": tenant_id,
-        "managedByTenants": [],
-        "user": {"name": "systemAssignedIdentity", "type": "servicePrincipal", "assignedIdentityInfo": "MSI"},
-    }]}
+    def entry(sub_id, name, tenant, default):
+        return {"id": sub_id, "name": name, "state": "Enabled", "isDefault": default, "tenantId": tenant,
+                "environmentName": CLOUD_NAME, "homeTenantId": tenant, "managedByTenants": [],
+                "user": {"name": "systemAssignedIdentity", "type": "servicePrincipal", "assignedIdentityInfo": "MSI"}}
+
+    subscriptions = [entry(subscription_id, subscription_name, tenant_id, True)]
+    for index, extra in enumerate(extra_subscriptions or [], start=2):
+        extra = extra if isinstance(extra, dict) else {"id": str(extra)}
+        if extra["id"].lower() == subscription_id.lower():
+            continue
+        subscriptions.append(entry(extra["id"], extra.get("name") or f"{subscription_name}-{index}",
+                                   extra.get("tenant_id") or tenant_id, False))
+    profile = {"installationId": "00000000-0000-0000-0000-0000000e0001", "subscriptions": subscriptions}
     (config_dir / "azureProfile.json").write_text(json.dumps(profile, indent=2), encoding="utf-8")
 
     version_check = {"versions": installed_az_versions(),

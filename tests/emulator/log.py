@@ -4,6 +4,8 @@ Records keep full bodies in memory (tests assert on protected settings and relay
 repr/str, `to_dict()` and every file log replace secret values with "<redacted>":
 - every value under a `configurationProtectedSettings` object,
 - the keys and connection strings of Relay listKeys/regenerateKeys answers,
+- the kubeconfigs of AKS listClusterUserCredential/listClusterAdminCredential answers (and of
+  /_emulator/kubeconfig requests),
 - managed-identity access tokens,
 - and, wherever they appear, `SharedAccessKey=...` parts and PEM private-key blocks.
 """
@@ -17,12 +19,15 @@ from typing import Any, Optional
 REDACTED = "<redacted>"
 
 _SECRET_FIELDS = {"primaryconnectionstring", "secondaryconnectionstring", "primarykey", "secondarykey",
-                  "access_token", "refresh_token", "client_secret"}
+                  "access_token", "refresh_token", "client_secret", "kubeconfig"}
 _PROTECTED_FIELDS = {"configurationprotectedsettings"}
+_KUBECONFIG_FIELDS = {"kubeconfigs"}
+_CREDENTIAL_ACTIONS = ("/listkeys", "/listclusterusercredential", "/listclusteradmincredential",
+                       "/listclustermonitoringusercredential")
 _SAS = re.compile(r"(SharedAccessKey=)[^;\"'\s]+", re.IGNORECASE)
 _PEM_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
 
-KINDS = ("token", "arm", "poll", "control")
+KINDS = ("token", "arm", "poll", "graph", "control")
 WRITE_METHODS = ("PUT", "PATCH", "DELETE")
 
 
@@ -38,6 +43,8 @@ def redact(value):
                 out[key] = REDACTED
             elif lowered in _SECRET_FIELDS and item is not None:
                 out[key] = REDACTED
+            elif lowered in _KUBECONFIG_FIELDS and isinstance(item, list):
+                out[key] = [dict(k, value=REDACTED) if isinstance(k, dict) else REDACTED for k in item]
             else:
                 out[key] = redact(item)
         return out
@@ -52,7 +59,8 @@ def redact(value):
 class Request:
     """One request the emulator received.
 
-    kind: "token" (managed identity), "arm", "poll" (an LRO status URL), "control" (/_emulator/).
+    kind: "token" (managed identity), "arm", "poll" (an LRO status URL), "graph" (an Azure Resource Graph
+    query, POST /providers/Microsoft.ResourceGraph/resources), "control" (/_emulator/).
     status: the HTTP status answered, or None when a fault dropped the connection.
     fault: the name of the fault rule that acted on this request, or None.
     unknown: True when no emulated API matched the path (answered 404/405).
@@ -82,10 +90,15 @@ class Request:
 
     @property
     def is_list_keys(self):
-        return self.method == "POST" and self.path.lower().rstrip("/").endswith("/listkeys")
+        """A POST that only reads secrets: Relay listKeys, AKS list*Credential."""
+        return self.method == "POST" and self.path.lower().rstrip("/").endswith(_CREDENTIAL_ACTIONS)
 
     @property
     def is_arm_read(self):
+        """GET/HEAD that are not polls, the secret-reading POSTs (listKeys, list*Credential) and Resource Graph
+        queries."""
+        if self.kind == "graph":
+            return True
         return self.kind == "arm" and (self.method in ("GET", "HEAD") or self.is_list_keys)
 
     def to_dict(self, redacted=True):

@@ -19,6 +19,9 @@ import uuid
 SUBSCRIPTION_ID = "0b1f6471-1bf0-4dda-aec3-111122223333"
 TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 SUBSCRIPTION_NAME = "amlk8s-emulator"
+# The default world's second subscription (same tenant): a workspace and a cluster that live apart from rg-ml.
+OTHER_SUBSCRIPTION_ID = "5c6e7f80-2a3b-4c5d-9e8f-444455556666"
+OTHER_SUBSCRIPTION_NAME = "amlk8s-emulator-2"
 # The application (client) id and object id of the managed identity az logs in with.
 CLIENT_ID = "5a1c0c9e-5f4f-4d2e-9a59-0e1a2b3c4d5e"
 OBJECT_ID = "9d2f4a7e-1c3b-4e5f-8a9b-0c1d2e3f4a5b"
@@ -39,10 +42,36 @@ DEFAULT_SETTINGS = {
     "delay": 0.0,            # seconds added before every ARM answer (the `slow` scenario)
     "register_polls": 0,     # provider GETs answering Registering after a register POST
     "complete_after": None,  # seconds: operations end this long after they start, whatever the polls; None = by polls
+    # ARM throttling (throttle.py; Microsoft Learn "Understand how Azure Resource Manager throttles requests",
+    # the 2024 token-bucket model): bucket sizes and refill rates per second, per subscription and principal.
+    "throttle": True,
+    "throttle_reads": 250,
+    "throttle_reads_refill": 25.0,
+    "throttle_writes": 200,
+    "throttle_writes_refill": 10.0,
+    "throttle_deletes": 200,
+    "throttle_deletes_refill": 10.0,
+    # Azure Resource Graph (graph.py): rows per page without options.$top, and the per-user query quota
+    # ("Guidance for throttled requests in Azure Resource Graph": about 15 queries per 5-second window).
+    "graph_page_size": 1000,
+    "graph_quota": 15,
+    "graph_quota_window": 5.0,
 }
 
 _NS = uuid.UUID("7a3cbc44-61c8-4b59-9b8e-2a1d2e0c0f11")
 _FIXED_TIME = "2025-06-02T08:15:42.1234567Z"
+
+
+def world_subscriptions(spec):
+    """The subscriptions of a world spec, the default one first: `subscriptions` (a list of {"id", "name",
+    "tenant_id"}), with the older single `subscription` key put first when it is not already in the list."""
+    subs = [dict(s) for s in spec.get("subscriptions") or []]
+    single = spec.get("subscription")
+    if single and not any(s["id"].lower() == single["id"].lower() for s in subs):
+        subs.insert(0, dict(single))
+    if not subs:
+        raise ValueError("a world needs `subscription` or `subscriptions`")
+    return subs
 
 
 def guid(*parts):
@@ -156,8 +185,16 @@ def pool(name, count, vm_size, mode="System", autoscale=None, os_sku="Ubuntu", m
 
 def aks_cluster(name, rg="rg-ml", location="eastus", pools=None, k8s="1.31.5", identity="SystemAssigned",
                 disable_local_accounts=False, authorized_ip_ranges=None, provisioning_state="Succeeded",
-                power_state="Running", aad=None, tags=None, sub=SUBSCRIPTION_ID, tenant=TENANT_ID):
-    """A realistic managed cluster body. identity: SystemAssigned | UserAssigned | None (service principal)."""
+                power_state="Running", aad=None, tags=None, sub=SUBSCRIPTION_ID, tenant=TENANT_ID,
+                pod_identity=False, http_proxy=None, outbound_type="loadBalancer", private=False):
+    """A realistic managed cluster body. identity: SystemAssigned | UserAssigned | None (service principal).
+
+    disable_local_accounts=None leaves the property out, as bodies of clusters created before it existed do (the
+    API's default then applies: local accounts enabled). pod_identity: podIdentityProfile.enabled (Microsoft Entra
+    pod identity, preview). http_proxy: an httpProxyConfig object (the AKS HTTP proxy feature). outbound_type:
+    networkProfile.outboundType (loadBalancer, userDefinedRouting, managedNATGateway, userAssignedNATGateway, none,
+    block). private: apiServerAccessProfile.enablePrivateCluster with a privateFQDN.
+    """
     cid = aks_id(rg, name, sub)
     node_rg = f"MC_{rg}_{name}_{location}"
     dns_prefix = f"{name}-{rg}-{sub[:6]}"
@@ -198,7 +235,7 @@ def aks_cluster(name, rg="rg-ml", location="eastus", pools=None, k8s="1.31.5", i
             "podCidr": "10.244.0.0/16",
             "serviceCidr": "10.0.0.0/16",
             "dnsServiceIP": "10.0.0.10",
-            "outboundType": "loadBalancer",
+            "outboundType": outbound_type,
             "podCidrs": ["10.244.0.0/16"],
             "serviceCidrs": ["10.0.0.0/16"],
             "ipFamilies": ["IPv4"],
@@ -219,6 +256,24 @@ def aks_cluster(name, rg="rg-ml", location="eastus", pools=None, k8s="1.31.5", i
     }
     if authorized_ip_ranges:
         properties["apiServerAccessProfile"]["authorizedIPRanges"] = list(authorized_ip_ranges)
+    if disable_local_accounts is None:
+        del properties["disableLocalAccounts"]
+    if pod_identity:
+        properties["podIdentityProfile"] = {
+            "enabled": True, "allowNetworkPluginKubenet": False,
+            "userAssignedIdentities": [{"name": "pod-id", "namespace": "default", "provisioningState": "Assigned",
+                                        "identity": {"resourceId": f"/subscriptions/{sub}/resourceGroups/{rg}/"
+                                                                   "providers/Microsoft.ManagedIdentity/"
+                                                                   "userAssignedIdentities/pod-id",
+                                                     "clientId": guid("podid-client", cid),
+                                                     "objectId": guid("podid-object", cid)}}]}
+    if http_proxy:
+        properties["httpProxyConfig"] = copy.deepcopy(http_proxy)
+    if private:
+        properties["apiServerAccessProfile"]["enablePrivateCluster"] = True
+        properties["apiServerAccessProfile"]["privateDNSZone"] = "system"
+        properties["privateFQDN"] = f"{dns_prefix}-{suffix}.{guid('pdns', cid)}.privatelink.{location}.azmk8s.io"
+        properties.pop("fqdn", None)
     if aad is None:
         aad = bool(disable_local_accounts)
     if aad:
@@ -570,6 +625,80 @@ def provider_body(namespace, state, sub=SUBSCRIPTION_ID):
 
 
 # ---------------------------------------------------------------------------------------------
+# Azure Machine Learning (Microsoft.MachineLearningServices, api-version 2024-10-01)
+# ---------------------------------------------------------------------------------------------
+
+ML_TYPE = "Microsoft.MachineLearningServices"
+
+
+def workspace_id(rg, name, sub=SUBSCRIPTION_ID):
+    return f"{rg_id(rg, sub)}/providers/{ML_TYPE}/workspaces/{name}"
+
+
+def workspace(rg, name, location="eastus", sub=SUBSCRIPTION_ID, tenant=TENANT_ID, tags=None, friendly_name=None):
+    """A workspace body shaped like Workspaces_Get (MachineLearningServices spec, workspaceRP.json; example
+    Workspace/get.json): system-assigned identity, Basic sku, kind Default and its dependent resources."""
+    wid = workspace_id(rg, name, sub)
+    short = "".join(ch for ch in name.lower() if ch.isalnum())[:10]
+    suffix = hashlib.sha1(wid.lower().encode()).hexdigest()[:8]
+    dependent = f"{rg_id(rg, sub)}/providers"
+    return {
+        "id": wid, "name": name, "type": f"{ML_TYPE}/workspaces", "location": location, "kind": "Default",
+        "tags": dict(tags or {}),
+        "identity": {"type": "SystemAssigned", "principalId": guid("ws-principal", wid), "tenantId": tenant},
+        "sku": {"name": "Basic", "tier": "Basic"},
+        "systemData": system_data(by="admin@contoso.com", by_type="User"),
+        "properties": {
+            "friendlyName": friendly_name or name,
+            "description": "",
+            "workspaceId": guid("workspace", wid),
+            "storageAccount": f"{dependent}/Microsoft.Storage/storageAccounts/{short}{suffix}",
+            "keyVault": f"{dependent}/Microsoft.KeyVault/vaults/kv-{short}{suffix}",
+            "applicationInsights": f"{dependent}/Microsoft.Insights/components/ai-{short}{suffix}",
+            "containerRegistry": None,
+            "discoveryUrl": f"https://{location}.api.azureml.ms/discovery",
+            "mlFlowTrackingUri": f"azureml://{location}.api.azureml.ms/mlflow/v1.0{wid}",
+            "hbiWorkspace": False,
+            "publicNetworkAccess": "Enabled",
+            "privateLinkCount": 0,
+            "storageHnsEnabled": False,
+            "v1LegacyMode": False,
+            "tenantId": tenant,
+            "provisioningState": "Succeeded",
+        },
+    }
+
+
+def compute(workspace_body, name, compute_type, resource_id, namespace="default", state="Succeeded", identity=None,
+            description=None, properties=None, errors=None):
+    """A workspace compute body (Compute_Get; examples Compute/get/KubernetesCompute.json and AKSCompute.json).
+    compute_type "Kubernetes": properties.properties holds namespace, defaultInstanceType and instanceTypes;
+    "AKS" (legacy v1 attach): `properties` gives its properties.properties (clusterFqdn, systemServices, ...)."""
+    cid = f"{workspace_body['id']}/computes/{name}"
+    props = {"description": description, "resourceId": resource_id, "computeType": compute_type,
+             "computeLocation": workspace_body["location"], "provisioningState": state,
+             "provisioningErrors": list(errors) if errors else None, "isAttachedCompute": True,
+             "disableLocalAuth": True, "createdOn": "2025-06-02T08:15:42.1234567+00:00",
+             "modifiedOn": "2025-06-02T08:15:42.1234567+00:00"}
+    if compute_type == "Kubernetes":
+        props["properties"] = {"relayConnectionString": None, "serviceBusConnectionString": None,
+                               "extensionPrincipalId": None, "extensionInstanceReleaseTrain": "stable",
+                               "vcName": None, "namespace": namespace, "defaultInstanceType": "defaultinstancetype",
+                               "instanceTypes": {"defaultinstancetype": {
+                                   "nodeSelector": None,
+                                   "resources": {"requests": {"cpu": "100m", "memory": "2Gi"},
+                                                 "limits": {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": None}}}}}
+        props["properties"].update(properties or {})
+    elif properties is not None:
+        props["properties"] = copy.deepcopy(properties)
+    body = {"id": cid, "name": name, "type": f"{ML_TYPE}/workspaces/computes", "location": workspace_body["location"],
+            "systemData": system_data(by="admin@contoso.com", by_type="User"), "properties": props}
+    if identity:
+        body["identity"] = copy.deepcopy(identity)
+    return body
+
+
+# ---------------------------------------------------------------------------------------------
 # The worlds
 # ---------------------------------------------------------------------------------------------
 
@@ -590,15 +719,38 @@ def _default(seed):
         aks_cluster("aks-sp", identity=None),
         aks_cluster("aks-nolocal", disable_local_accounts=True))
     nolocal_ta = aks_cluster("aks-nolocal-ta", disable_local_accounts=True)
-    workspace = f"{rg_id('rg-ml')}/providers/Microsoft.MachineLearningServices/workspaces/ws1"
-    add(nolocal_ta, trusted_access_binding(nolocal_ta["id"], "azureml-ws1", workspace),
+    add(nolocal_ta, trusted_access_binding(nolocal_ta["id"], "azureml-ws1", workspace_id("rg-ml", "ws1")),
         aks_cluster("aks-iprange", authorized_ip_ranges=["203.0.113.0/24"]),
         aks_cluster("aks-tiny", pools=[pool("nodepool1", 1, "Standard_B2s")]),
         aks_cluster("aks-oldk8s", k8s="1.27.9"),
         aks_cluster("aks-arm64", pools=[pool("nodepool1", 3, "Standard_D4ps_v5", arm64=True)]),
         aks_cluster("aks-gpu", pools=[pool("nodepool1", 3, "Standard_D4s_v3"),
                                       pool("gpupool", 2, "Standard_NC6s_v3", mode="User", autoscale=(1, 4))]),
-        aks_cluster("aks-updating", provisioning_state="Updating"))
+        aks_cluster("aks-updating", provisioning_state="Updating"),
+        aks_cluster("aks-podid", pod_identity=True),
+        aks_cluster("aks-proxy", http_proxy={"httpProxy": "http://proxy.contoso.com:3128/",
+                                             "httpsProxy": "http://proxy.contoso.com:3128/",
+                                             "noProxy": ["localhost", "127.0.0.1", ".svc", "10.0.0.0/16"],
+                                             "trustedCa": None}),
+        aks_cluster("aks-udr", outbound_type="userDefinedRouting"),
+        aks_cluster("aks-private", private=True),
+        aks_cluster("aks-legacy-body", disable_local_accounts=None))
+
+    stopped = aks_cluster("aks-stopped", power_state="Stopped")
+    add(stopped, extension(stopped["id"], "azureml", AZUREML_TYPE, AZUREML_LATEST, namespace="azureml",
+                           release_train="stable",
+                           settings=azureml_settings(stopped["id"], "aks-stopped", "eastus", "managedClusters",
+                                                     enableTraining="True")))
+
+    two = aks_cluster("aks-two-azureml")
+    add(two,
+        extension(two["id"], "azureml", AZUREML_TYPE, AZUREML_LATEST, namespace="azureml", release_train="stable",
+                  settings=azureml_settings(two["id"], "aks-two-azureml", "eastus", "managedClusters",
+                                            enableTraining="True")),
+        extension(two["id"], "azureml-second", AZUREML_TYPE, AZUREML_LATEST, namespace="azureml",
+                  release_train="stable",
+                  settings=azureml_settings(two["id"], "aks-two-azureml", "eastus", "managedClusters",
+                                            enableTraining="True")))
 
     with_ext = aks_cluster("aks-with-ext")
     add(with_ext,
@@ -688,6 +840,60 @@ def _default(seed):
                   protected={"relayServerConnectionString": connection,
                              "relayserver.relayConnectionString": connection}))
 
+    # Arc clusters whose AzureML extension says Succeeded, seen from the cluster's side: offline for days; and
+    # relays made by az k8s-extension (its tag) and by the user (no tag).
+    offline = arc_cluster("arc-offline-ext", connectivity="Offline", last_seen=_ago(days=6))
+    add(offline, extension(offline["id"], "azureml", AZUREML_TYPE, AZUREML_LATEST, namespace="azureml",
+                           release_train="stable",
+                           settings=azureml_settings(offline["id"], "arc-offline-ext", "westeurope",
+                                                     "connectedClusters", enableTraining="True")))
+    for cluster_name, tags in (("arc-k8sext-relay", {"created_by": "Azure Arc-enabled ML"}),
+                               ("arc-byo-relay", {"owner": "network-team"})):
+        cluster = arc_cluster(cluster_name)
+        ns = (k8s_extension_relay_name(cluster_name, "rg-arc", sub) if "k8sext" in cluster_name
+              else "contoso-private-relay")
+        ns_body = relay_namespace("rg-arc", ns, "westeurope", tags=tags)
+        hc_body = hybrid_connection(ns_body["id"], cluster_name, "westeurope")
+        rule_body = authorization_rule(hc_body["id"], "azureml_rw", location="westeurope")
+        rule_keys = {"primaryKey": relay_key(seed, rule_body["id"], "primary"),
+                     "secondaryKey": relay_key(seed, rule_body["id"], "secondary")}
+        relay_keys[rule_body["id"].lower()] = rule_keys
+        conn = relay_connection_string(ns, "azureml_rw", rule_keys["primaryKey"], cluster_name)
+        cluster_settings = azureml_settings(cluster["id"], cluster_name, "westeurope", "connectedClusters",
+                                            enableTraining="True")
+        cluster_settings["relayserver.hybridConnectionResourceID"] = hc_body["id"]
+        cluster_settings["relayserver.hybridConnectionName"] = cluster_name
+        add(cluster, ns_body, hc_body, rule_body,
+            extension(cluster["id"], "azureml", AZUREML_TYPE, AZUREML_LATEST, namespace="azureml",
+                      release_train="stable", settings=cluster_settings,
+                      protected={"relayServerConnectionString": conn, "relayserver.relayConnectionString": conn}))
+
+    # --- Azure Machine Learning --------------------------------------------------------------
+    # ws1 (its id is the sourceResourceId of aks-nolocal-ta's Trusted Access binding) with a Kubernetes compute
+    # attached to aks-with-ext; ws-legacy with a legacy v1 `AKS` compute on aks-v1-attached (whose azureml-fe
+    # inference router of the v1 attach shows only in the compute's ARM data); ws-other in the second subscription.
+    ws1 = workspace("rg-ml", "ws1")
+    add(ws1, compute(ws1, "k8s-with-ext", "Kubernetes", with_ext["id"], namespace="azureml",
+                     identity={"type": "SystemAssigned", "principalId": guid("compute-principal", "k8s-with-ext"),
+                               "tenantId": TENANT_ID}))
+    v1 = aks_cluster("aks-v1-attached", tags={"attached-by": "azureml-v1"})
+    legacy = workspace("rg-ml", "ws-legacy")
+    add(v1, legacy,
+        compute(legacy, "aks-v1", "AKS", v1["id"], description="AKS attached with the v1 SDK",
+                properties={"clusterFqdn": v1["properties"]["fqdn"], "agentCount": 3,
+                            "agentVmSize": "Standard_D4s_v3", "clusterPurpose": "FastProd",
+                            "loadBalancerType": "PublicIp",
+                            "systemServices": [{"systemServiceType": "ScoringFrontEnd", "publicIpAddress":
+                                                "20.81.112.34", "version": "azureml-fe (v1 inference router)"}]}))
+    other_sub = OTHER_SUBSCRIPTION_ID
+    other_cluster = aks_cluster("aks-other-sub", rg="rg-ml-other", sub=other_sub)
+    add(resource_group("rg-ml-other", "eastus", sub=other_sub), other_cluster,
+        extension(other_cluster["id"], "azureml", AZUREML_TYPE, AZUREML_LATEST, namespace="azureml",
+                  release_train="stable",
+                  settings=azureml_settings(other_cluster["id"], "aks-other-sub", "eastus", "managedClusters",
+                                            enableTraining="True")),
+        workspace("rg-ml-other", "ws-other", sub=other_sub))
+
     providers = {ns: "Registered" for ns in ("Microsoft.ContainerService", "Microsoft.Kubernetes",
                                              "Microsoft.KubernetesConfiguration", "Microsoft.ExtendedLocation",
                                              "Microsoft.Relay", "Microsoft.Compute", "Microsoft.Network",
@@ -696,17 +902,98 @@ def _default(seed):
     return {
         "name": "default",
         "subscription": {"id": sub, "name": SUBSCRIPTION_NAME, "tenant_id": TENANT_ID},
+        "subscriptions": [{"id": sub, "name": SUBSCRIPTION_NAME, "tenant_id": TENANT_ID},
+                          {"id": other_sub, "name": OTHER_SUBSCRIPTION_NAME, "tenant_id": TENANT_ID}],
         "identity": {"client_id": CLIENT_ID, "object_id": OBJECT_ID},
         "resources": resources,
         "providers": providers,
         "skus": sku_catalogue(),
         "kubernetes_versions": {location: copy.deepcopy(versions) for location in LOCATIONS},
         "extension_versions": {AZUREML_TYPE.lower(): list(AZUREML_VERSIONS)},
+        # Release trains of the extension type versions API (extensionTypes/{type}/versions?releaseTrain=).
+        "extension_train_versions": {AZUREML_TYPE.lower(): {"stable": list(AZUREML_VERSIONS),
+                                                            "preview": list(AZUREML_VERSIONS) + ["1.1.89"]}},
         "relay_keys": relay_keys,
         "settings": dict(DEFAULT_SETTINGS),
         "outcomes": [],
         "faults": [],
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Fleets: many clusters over several subscriptions
+# ---------------------------------------------------------------------------------------------
+
+_FLEET_FAILURES = (
+    {"code": "ExtensionOperationFailed", "message": HEALTHCHECK_FAILURE},
+    {"code": "ExtensionOperationFailed", "message": chart_not_found_message("1.1.99", AZUREML_TYPE)},
+    {"code": "ExtensionOperationFailed",
+     "message": "Error: {timed out waiting for the condition} occurred while doing the operation : {Installing} on "
+                "the config, For general troubleshooting visit: https://aka.ms/k8s-extensions-TSG, For more "
+                "application specific troubleshooting visit: https://aka.ms/arcmltsg ; post-install: job "
+                "azureml-fe-cert-hook failed: BackoffLimitExceeded"},
+)
+
+
+def fleet_subscription_id(index):
+    """The id of the fleet's subscription `index` (0 is SUBSCRIPTION_ID, so a default az profile works)."""
+    return SUBSCRIPTION_ID if index == 0 else guid("fleet-subscription", index)
+
+
+def fleet(subscriptions=3, clusters=None, extensions=None, failed_every=7, arc_every=3, seed=b"amlk8s-emulator"):
+    """A world of many clusters over `subscriptions` subscriptions (the first one SUBSCRIPTION_ID), for `az amlk8s
+    list` / `--ids` tests and benchmarks: `scenarios.fleet(subscriptions=3, extensions=1000)`.
+
+    extensions: how many AzureML extensions (default 12); clusters: how many clusters (default extensions + 6;
+    at least extensions + 3). Cluster i lives in subscription i % subscriptions, resource group
+    rg-fleet-<k> (AKS) or rg-fleet-arc-<k> (Arc; every `arc_every`th cluster). The first `extensions` clusters
+    carry an AzureML extension named azureml (every 11th named aml-ext), healthy except every `failed_every`th,
+    which is Failed with a realistic errorInfo and statuses; every 5th also has a flux extension. Then come one
+    cluster whose extension is named azureml but is microsoft.flux, one with only other extension types (flux,
+    dapr), and the rest without any extension. Names: fleet-aks-NNNN / fleet-arc-NNNN (NNNN = i + 1).
+    """
+    extensions = 12 if extensions is None else int(extensions)
+    clusters = extensions + 6 if clusters is None else int(clusters)
+    if subscriptions < 1 or extensions < 0 or clusters < extensions + 3:
+        raise ValueError("fleet() needs subscriptions >= 1 and clusters >= extensions + 3")
+    subs = [{"id": fleet_subscription_id(k), "name": SUBSCRIPTION_NAME if k == 0 else f"amlk8s-fleet-{k}",
+             "tenant_id": TENANT_ID} for k in range(subscriptions)]
+    resources = []
+    for k, sub in enumerate(subs):
+        resources += [resource_group(f"rg-fleet-{k}", "eastus", sub=sub["id"]),
+                      resource_group(f"rg-fleet-arc-{k}", "westeurope", sub=sub["id"])]
+    width = max(4, len(str(clusters)))
+    for i in range(clusters):
+        k = i % subscriptions
+        sub = subs[k]["id"]
+        arc = arc_every and i % arc_every == arc_every - 1
+        name = f"fleet-{'arc' if arc else 'aks'}-{i + 1:0{width}d}"
+        if arc:
+            body = arc_cluster(name, rg=f"rg-fleet-arc-{k}", sub=sub)
+        else:
+            body = aks_cluster(name, rg=f"rg-fleet-{k}", sub=sub)
+        resources.append(body)
+        cid, location = body["id"], body["location"]
+        kind = "connectedClusters" if arc else "managedClusters"
+        if i < extensions:
+            failed = failed_every and i % failed_every == failed_every - 1
+            error = _FLEET_FAILURES[(i // max(1, failed_every)) % len(_FLEET_FAILURES)] if failed else None
+            statuses = [_status("InstallationFailed", "Failed", "Error", error["message"])] if failed else None
+            resources.append(extension(
+                cid, "aml-ext" if i % 11 == 10 else "azureml", AZUREML_TYPE, AZUREML_LATEST, namespace="azureml",
+                release_train="stable", state="Failed" if failed else "Succeeded", error=error, statuses=statuses,
+                settings=azureml_settings(cid, name, location, kind, enableTraining="True")))
+            if i % 5 == 4:
+                resources.append(extension(cid, "flux", "microsoft.flux", "1.15.1", namespace="flux-system"))
+        elif i == extensions:
+            resources.append(extension(cid, "azureml", "microsoft.flux", "1.15.1", namespace="flux-system"))
+        elif i == extensions + 1:
+            resources += [extension(cid, "flux", "microsoft.flux", "1.15.1", namespace="flux-system"),
+                          extension(cid, "dapr", "Microsoft.Dapr", "1.15.4", namespace="dapr-system")]
+    world = _default(seed)
+    world.update({"name": "fleet", "subscription": subs[0], "subscriptions": subs, "resources": resources,
+                  "relay_keys": {}})
+    return world
 
 
 def _derived(changes):
@@ -737,6 +1024,7 @@ SCENARIOS = {
     "slow": _derived(_settings(delay=0.3)),
     "no-retry-after": _derived(_settings(retry_after=None, retry_after_ms=None)),
     "retry-after-1": _derived(_settings(retry_after="1")),
+    "fleet": lambda seed: fleet(seed=seed),
 }
 
 

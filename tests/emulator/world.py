@@ -6,6 +6,8 @@
 
 import base64
 import copy
+import hashlib
+import hmac
 import json
 import re
 import time
@@ -15,6 +17,8 @@ from typing import Any, Optional
 from urllib.parse import quote
 
 from . import scenarios
+from .graph import GRAPH_ROUTES, GraphMixin
+from .ml import ML_ROUTES, MachineLearningMixin
 from .scenarios import (EXTENSIONS_API_VERSION, chart_not_found_message, guid, iso, relay_connection_string,
                         relay_key)
 
@@ -56,7 +60,7 @@ class Operation:
     kind: str                     # create | update | delete
     target: str                   # lower-cased resource id
     target_id: str                # resource id, original casing
-    resource: str                 # extension | relay-namespace | resource-group
+    resource: str                 # extension | relay-namespace | resource-group | binding | compute
     polls_left: int
     outcome: dict                 # {"status", "error", "statuses", "http_status"}
     force: bool = False
@@ -68,6 +72,7 @@ class Operation:
     started_at: float = field(default_factory=time.time)   # epoch seconds
     due: Optional[float] = None   # settings(complete_after=S): epoch seconds at which it completes, whatever the polls
     ended_at: Optional[float] = None
+    action: Optional[str] = None  # compute deletes: the underlyingResourceAction (Delete | Detach)
 
     def body(self):
         data = {"id": f"{self.target_id}/operations/{self.id}", "name": self.id, "status": self.status,
@@ -107,7 +112,17 @@ ROUTES = [
     (_AKS + r"/agentpools", ("GET",), "list_pools"),
     (_AKS + r"/agentpools/(?P<pool>[^/]+)", ("GET",), "get_pool"),
     (_AKS + r"/trustedaccessrolebindings", ("GET",), "list_bindings"),
-    (_AKS + r"/trustedaccessrolebindings/(?P<name>[^/]+)", ("GET",), "get_binding"),
+    (_AKS + r"/trustedaccessrolebindings/(?P<name>[^/]+)", ("GET", "PUT", "DELETE"), "binding"),
+    (_AKS + r"/(?P<action>listclusterusercredential|listclusteradmincredential|listclustermonitoringusercredential)",
+     ("POST",), "cluster_credentials"),
+    (_S + r"/providers/microsoft\.containerservice/locations/(?P<loc>[^/]+)/operations/(?P<op>[^/]+)", ("GET",),
+     "poll_async"),
+    (_S + r"/providers/microsoft\.containerservice/locations/(?P<loc>[^/]+)/operationresults/(?P<op>[^/]+)", ("GET",),
+     "poll_location"),
+    (_C + r"/providers/microsoft\.kubernetesconfiguration/extensiontypes/(?P<etype>[^/]+)/versions", ("GET",),
+     "extension_type_versions"),
+    (_S + r"/providers/microsoft\.kubernetesconfiguration/locations/(?P<loc>[^/]+)/extensiontypes/(?P<etype>[^/]+)"
+          r"/versions", ("GET",), "extension_type_versions"),
     (_E, ("GET",), "list_extensions"),
     (_E + r"/(?P<name>[^/]+)", ("GET", "PUT", "PATCH", "DELETE"), "extension"),
     (_E + r"/(?P<name>[^/]+)/operations/(?P<op>[^/]+)", ("GET",), "poll_async"),
@@ -121,9 +136,10 @@ ROUTES = [
     (_HC + r"/(?P<hc>[^/]+)/authorizationrules/(?P<rule>[^/]+)", ("GET", "PUT", "DELETE"), "rule"),
     (_HC + r"/(?P<hc>[^/]+)/authorizationrules/(?P<rule>[^/]+)/(?P<action>listkeys|regeneratekeys)", ("POST",),
      "rule_keys"),
-]
+] + ML_ROUTES + GRAPH_ROUTES
 _COMPILED = [(re.compile(pattern, re.IGNORECASE), methods, name) for pattern, methods, name in ROUTES]
-_POLL = re.compile(r"/(operations|operationresults)/[^/]+$", re.IGNORECASE)
+_POLL = re.compile(r"/(operations|operationresults|computeoperationsstatus|computeoperationsresult)/[^/]+$",
+                   re.IGNORECASE)
 
 
 def match_route(path):
@@ -160,15 +176,24 @@ def _cluster_type_name(rp):
             else "Microsoft.Kubernetes/connectedClusters")
 
 
-class World:
-    """All state of one emulated subscription."""
+class World(MachineLearningMixin, GraphMixin):
+    """All state of one emulated world: its subscriptions, resources, operations and settings."""
 
     def __init__(self, spec, seed, base_url):
         self.spec_name = spec.get("name", "custom")
-        sub = spec["subscription"]
-        self.subscription_id = sub["id"]
-        self.subscription_name = sub.get("name", "emulated")
-        self.tenant_id = sub["tenant_id"]
+        self.subscriptions = {}
+        for sub in scenarios.world_subscriptions(spec):
+            self.subscriptions.setdefault(sub["id"].lower(), {
+                "id": sub["id"], "name": sub.get("name", "emulated"),
+                "tenant_id": sub.get("tenant_id") or scenarios.TENANT_ID, "state": sub.get("state", "Enabled")})
+        first = next(iter(self.subscriptions.values()))
+        self.subscription_id = first["id"]
+        self.subscription_name = first["name"]
+        self.tenant_id = first["tenant_id"]
+        # The subscription of the request being answered (handle() sets it; rg_id() and friends use it).
+        self.current_sub = self.subscription_id
+        # The caller's principal (the token's oid), set by the server before handle(); Resource Graph quotas use it.
+        self.caller = None
         self.identity = dict(spec.get("identity") or {"client_id": scenarios.CLIENT_ID,
                                                       "object_id": scenarios.OBJECT_ID})
         self.seed = seed
@@ -182,12 +207,22 @@ class World:
         versions = copy.deepcopy(spec.get("kubernetes_versions", {}))
         self.kubernetes_versions = {loc.lower(): values for loc, values in versions.items()}
         self.extension_versions = {k.lower(): list(v) for k, v in spec.get("extension_versions", {}).items()}
+        self.extension_train_versions = {
+            k.lower(): {train.lower(): list(versions) for train, versions in trains.items()}
+            for k, trains in spec.get("extension_train_versions", {}).items()}
         self.relay_keys = {k.lower(): dict(v) for k, v in spec.get("relay_keys", {}).items()}
         self.settings = dict(scenarios.DEFAULT_SETTINGS)
         self.settings.update(spec.get("settings") or {})
         self.outcomes = [dict(rule) for rule in spec.get("outcomes", [])]
         self.ops = {}
         self.active = {}
+        # listClusterUserCredential / listClusterAdminCredential: kubeconfigs set per cluster (lower-cased id), the
+        # emulator-wide factory (set by the server before each request) and the secrets handed out so far.
+        self.kubeconfigs = {}
+        self.kubeconfig_factory = None
+        self.handed_out = set()
+        self.throttle = None          # throttle.Throttle, made by the server
+        self.graph_quota = {}         # Resource Graph user quota windows: principal -> [window start, used]
 
     # ------------------------------------------------------------------ store helpers
     def store(self, body):
@@ -243,6 +278,7 @@ class World:
         for rule_id, keys in self.relay_keys.items():
             found.extend(keys.values())
             found.extend(self._connection_strings(rule_id, keys).values())
+        found.extend(self.handed_out)
         return sorted(set(found))
 
     # ------------------------------------------------------------------ headers
@@ -263,14 +299,25 @@ class World:
         if method not in methods:
             return arm_error(405, "MethodNotAllowed",
                              f"The requested resource does not support http method '{method}'.", unknown=True)
-        if groups.get("sub") and groups["sub"].lower() != self.subscription_id.lower():
-            return arm_error(404, "SubscriptionNotFound", f"The subscription '{groups['sub']}' could not be found.")
+        if groups.get("sub"):
+            known = self.subscriptions.get(groups["sub"].lower())
+            if known is None:
+                return arm_error(404, "SubscriptionNotFound", f"The subscription '{groups['sub']}' could not be found.")
+            self.current_sub = known["id"]
+        else:
+            self.current_sub = self.subscription_id
         if groups.get("rg") and name != "resource_group" and not self.get(self.rg_id(groups["rg"])):
             return arm_error(404, "ResourceGroupNotFound", f"Resource group '{groups['rg']}' could not be found.")
         return getattr(self, "h_" + name)(method, path, query, body, groups)
 
-    def rg_id(self, rg):
-        return f"/subscriptions/{self.subscription_id}/resourceGroups/{rg}"
+    def rg_id(self, rg, sub=None):
+        return f"/subscriptions/{sub or self.current_sub}/resourceGroups/{rg}"
+
+    def subscription_of(self, resource_id):
+        """The subscription id (stored casing) a resource id belongs to, or None."""
+        found = re.match(r"/subscriptions/([^/]+)", resource_id or "", re.IGNORECASE)
+        known = self.subscriptions.get(found.group(1).lower()) if found else None
+        return known["id"] if known else None
 
     def fallback(self, method, path, query):
         """A stored resource of a type without its own handler (put_resource), or an ARM 404."""
@@ -308,15 +355,18 @@ class World:
                                    "message": message}])
 
     # ------------------------------------------------------------------ subscriptions, tenants, groups
-    def subscription_body(self):
-        return {"id": f"/subscriptions/{self.subscription_id}", "authorizationSource": "RoleBased",
-                "managedByTenants": [], "subscriptionId": self.subscription_id, "tenantId": self.tenant_id,
-                "displayName": self.subscription_name, "state": "Enabled",
+    def subscription_body(self, sub=None):
+        """Subscriptions_Get / Subscriptions_List bodies (Resources spec, subscriptions.json)."""
+        entry = self.subscriptions[(sub or self.current_sub).lower()]
+        return {"id": f"/subscriptions/{entry['id']}", "authorizationSource": "RoleBased",
+                "managedByTenants": [], "subscriptionId": entry["id"], "tenantId": entry["tenant_id"],
+                "displayName": entry["name"], "state": entry["state"],
                 "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01",
                                          "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"}}
 
     def h_list_subscriptions(self, method, path, query, body, g):
-        return Reply(200, {"count": {"type": "Total", "value": 1}, "value": [self.subscription_body()]})
+        values = [self.subscription_body(sub["id"]) for sub in self.subscriptions.values()]
+        return Reply(200, {"count": {"type": "Total", "value": len(values)}, "value": values})
 
     def h_list_tenants(self, method, path, query, body, g):
         return Reply(200, {"value": [{"id": f"/tenants/{self.tenant_id}", "tenantId": self.tenant_id,
@@ -328,8 +378,9 @@ class World:
         return Reply(200, self.subscription_body())
 
     def h_list_groups(self, method, path, query, body, g):
+        prefix = f"/subscriptions/{self.current_sub.lower()}/resourcegroups/"
         groups = [b for k, b in self.resources.items()
-                  if re.fullmatch(r"/subscriptions/[^/]+/resourcegroups/[^/]+", k)]
+                  if k.startswith(prefix) and "/" not in k[len(prefix):]]
         return Reply(200, {"value": [public_view(b) for b in groups]})
 
     def h_resource_group(self, method, path, query, body, g):
@@ -360,21 +411,21 @@ class World:
             stored = self.store(scenarios.resource_group(g["rg"] if existing is None else existing["name"],
                                                          str(location).replace(" ", "").lower(),
                                                          body.get("tags") or existing and existing.get("tags"),
-                                                         self.subscription_id))
+                                                         self.current_sub))
             return Reply(200 if existing else 201, public_view(stored))
         # DELETE: an LRO with a Location header; everything in the group goes when it completes.
         if existing is None:
             return arm_error(404, "ResourceGroupNotFound", f"Resource group '{g['rg']}' could not be found.")
         existing["properties"]["provisioningState"] = "Deleting"
         op = self.start_operation("delete", existing["id"], "resource-group")
-        headers = {"Location": self.url(f"/subscriptions/{self.subscription_id}/operationresults/{op.id}",
+        headers = {"Location": self.url(f"/subscriptions/{self.current_sub}/operationresults/{op.id}",
                                         query["api-version"])}
         headers.update(self.retry_headers())
         return Reply(202, None, headers)
 
     # ------------------------------------------------------------------ providers and catalogues
     def provider_body(self, entry):
-        return scenarios.provider_body(entry["namespace"], entry["state"], self.subscription_id)
+        return scenarios.provider_body(entry["namespace"], entry["state"], self.current_sub)
 
     def h_list_providers(self, method, path, query, body, g):
         return Reply(200, {"value": [self.provider_body(self._tick_provider(e)) for e in self.providers.values()]})
@@ -430,7 +481,7 @@ class World:
 
     def h_list_clusters(self, method, path, query, body, g):
         kind = "/" + g["rp"].lower() + "/"
-        prefix = self.rg_id(g["rg"]).lower() + "/" if g.get("rg") else ""
+        prefix = self.rg_id(g["rg"]).lower() + "/" if g.get("rg") else f"/subscriptions/{self.current_sub.lower()}/"
         items = [public_view(b) for k, b in self.resources.items()
                  if kind in k and k.startswith(prefix) and k.endswith("/" + b["name"].lower())
                  and k.split(kind, 1)[1].count("/") == 0]
@@ -473,15 +524,181 @@ class World:
             return not_found("Microsoft.ContainerService/managedClusters", g["cluster"], g["rg"])
         return Reply(200, {"value": [public_view(b) for b in self.children(cluster_id, "trustedAccessRoleBindings")]})
 
-    def h_get_binding(self, method, path, query, body, g):
+    def h_binding(self, method, path, query, body, g):
+        """TrustedAccessRoleBindings_Get / _CreateOrUpdate / _Delete (ContainerService spec, managedClusters.json;
+        CreateOrUpdate and Delete are long-running: PUT answers 201/200 with Azure-AsyncOperation, DELETE 202 with
+        Location). The binding name is 1-24 characters of `^([A-Za-z0-9-])+$`; properties.sourceResourceId and a
+        non-empty properties.roles are required, each role named after the source's resource type
+        (Microsoft.MachineLearningServices/workspaces/mlworkload for a workspace)."""
         g = dict(g, rp="microsoft.containerservice/managedclusters")
-        cluster_id = self.cluster_id(g)
-        if self.get(cluster_id) is None:
+        cluster = self.get(self.cluster_id(g))
+        if cluster is None:
+            if method == "DELETE":
+                return Reply(204)
             return not_found("Microsoft.ContainerService/managedClusters", g["cluster"], g["rg"])
-        binding = self.get(f"{cluster_id}/trustedAccessRoleBindings/{g['name']}")
-        if binding is None:
-            return arm_error(404, "NotFound", f"Trusted access role binding {g['name']} is not found.")
-        return Reply(200, public_view(binding))
+        bid = f"{cluster['id']}/trustedAccessRoleBindings/{g['name']}"
+        existing = self.get(bid)
+        if method == "GET":
+            if existing is None:
+                return arm_error(404, "NotFound", f"Trusted access role binding {g['name']} is not found.")
+            self.advance(existing["id"])
+            return Reply(200, public_view(self.get(existing["id"])))
+        location = cluster.get("location", "eastus")
+        if method == "DELETE":
+            if existing is None:
+                return Reply(204)
+            busy = self.active.get(existing["id"].lower())
+            if busy:
+                return arm_error(409, "OperationNotAllowed", "Another operation is in progress on trusted access role "
+                                                             f"binding {existing['name']}; retry after it completes.")
+            existing["properties"]["provisioningState"] = "Deleting"
+            op = self.start_operation("delete", existing["id"], "binding")
+            headers = {"Location": self.url(f"/subscriptions/{self.current_sub}/providers/Microsoft.ContainerService/"
+                                            f"locations/{location}/operationresults/{op.id}", _api(query))}
+            headers.update(self.retry_headers())
+            return Reply(202, None, headers)
+        missing = self.require_registered("Microsoft.ContainerService")
+        if missing:
+            return missing
+        name = g["name"]
+        if not (1 <= len(name) <= 24) or not re.fullmatch(r"[A-Za-z0-9-]+", name):
+            return arm_error(400, "InvalidParameter",
+                             f"The trusted access role binding name '{name}' is invalid: it must be 1 to 24 "
+                             "characters long and contain only letters, digits and hyphens (^([A-Za-z0-9-])+$).")
+        if not isinstance(body, dict):
+            return invalid_content()
+        props = body.get("properties") if isinstance(body.get("properties"), dict) else {}
+        source = props.get("sourceResourceId")
+        roles = props.get("roles")
+        if not source or not isinstance(source, str):
+            return arm_error(400, "InvalidParameter", "properties.sourceResourceId is required.")
+        if not roles or not isinstance(roles, list) or not all(isinstance(r, str) and r for r in roles):
+            return arm_error(400, "InvalidParameter", "properties.roles must list at least one role.")
+        source_type = _resource_type_of(source)
+        for role in roles:
+            if not source_type or not role.lower().startswith(source_type.lower() + "/"):
+                return arm_error(400, "InvalidParameter",
+                                 f"The role '{role}' is not a trusted access role of the source resource type "
+                                 f"'{source_type or source}'.")
+        if existing is not None and self.active.get(existing["id"].lower()):
+            return arm_error(409, "OperationNotAllowed", "Another operation is in progress on trusted access role "
+                                                         f"binding {existing['name']}; retry after it completes.")
+        for other in self.children(cluster["id"], "trustedAccessRoleBindings"):
+            if other["id"].lower() != bid.lower() and \
+                    str(other["properties"].get("sourceResourceId", "")).lower() == source.lower():
+                return arm_error(400, "InvalidParameter",
+                                 f"A trusted access role binding for source resource '{source}' already exists "
+                                 f"('{other['name']}'): only one binding per source resource is allowed.")
+        stored = scenarios.trusted_access_binding(cluster["id"], existing["name"] if existing else name, source, roles)
+        stored["id"] = existing["id"] if existing else bid
+        stored["properties"]["provisioningState"] = "Updating"
+        stored["systemData"] = scenarios.system_data(iso(), by=self.identity["client_id"])
+        self.store(stored)
+        op = self.start_operation("update" if existing else "create", stored["id"], "binding")
+        headers = {"Azure-AsyncOperation": self.url(f"/subscriptions/{self.current_sub}/providers/"
+                                                    f"Microsoft.ContainerService/locations/{location}/operations/"
+                                                    f"{op.id}", _api(query))}
+        headers.update(self.retry_headers())
+        return Reply(200 if existing else 201, public_view(self.get(stored["id"])), headers)
+
+    # ------------------------------------------------------------------ cluster credentials
+    def h_cluster_credentials(self, method, path, query, body, g):
+        """ManagedClusters_ListClusterUserCredentials / _ListClusterAdminCredentials /
+        _ListClusterMonitoringUserCredentials (ContainerService spec, managedClusters.json; example
+        ManagedClustersListClusterCredentialResult.json): `{"kubeconfigs": [{"name": "clusterUser", "value":
+        <base64 kubeconfig>}]}`. `format` (azure | exec) applies to Microsoft Entra ID clusters. The admin
+        credential of a cluster with disableLocalAccounts answers 400 BadRequest, as the service does.
+
+        The kubeconfig is the one set for the cluster (Emulator.set_kubeconfig), else the emulator's
+        kubeconfig_factory(cluster body), else one whose server is https://127.0.0.1:9 (nothing listens there)."""
+        g = dict(g, rp="microsoft.containerservice/managedclusters")
+        cluster = self.get(self.cluster_id(g))
+        if cluster is None:
+            return not_found("Microsoft.ContainerService/managedClusters", g["cluster"], g["rg"])
+        action = g["action"].lower()
+        fmt = query.get("format")
+        if fmt not in (None, "") and str(fmt).lower() not in ("azure", "exec"):
+            return arm_error(400, "InvalidParameter", f"The value '{fmt}' of parameter 'format' is invalid: "
+                                                      "allowed values are azure and exec.")
+        props = cluster.get("properties") or {}
+        admin = action == "listclusteradmincredential"
+        if admin and props.get("disableLocalAccounts"):
+            return arm_error(400, "BadRequest", "Getting static credential is not allowed because this cluster is set "
+                                                "to disable local accounts.")
+        name = {"listclusterusercredential": "clusterUser", "listclusteradmincredential": "clusterAdmin",
+                "listclustermonitoringusercredential": "clusterMonitoringUser"}[action]
+        text = self.kubeconfigs.get(cluster["id"].lower())
+        if text is None and self.kubeconfig_factory is not None:
+            text = self.kubeconfig_factory(copy.deepcopy(cluster))
+        if text is None:
+            text = self.default_kubeconfig(cluster, name, str(fmt or "").lower())
+        value = base64.b64encode(text.encode("utf-8")).decode()
+        self.handed_out.update(kubeconfig_secrets(text))
+        self.handed_out.add(value)
+        return Reply(200, {"kubeconfigs": [{"name": name, "value": value}]})
+
+    def default_kubeconfig(self, cluster, user_kind, fmt):
+        """A kubeconfig shaped like AKS's whose server is the unreachable https://127.0.0.1:9 (never another host).
+        Entra ID clusters get a kubelogin exec user (format exec, the default) or the legacy azure auth-provider
+        (format azure) for clusterUser; static-token users otherwise."""
+        cid = cluster["id"]
+        rg = cid.split("/")[4]
+        context = cluster["name"] + ("-admin" if user_kind == "clusterAdmin" else "")
+        user = f"{user_kind}_{rg}_{cluster['name']}"
+        ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nRU1VTEFUT1ItQ0xVU1RFUi1DQQ==\n"
+                              b"-----END CERTIFICATE-----\n").decode()
+        aad = (cluster.get("properties") or {}).get("aadProfile")
+        if aad and user_kind == "clusterUser" and fmt == "azure":
+            user_block = ("    auth-provider:\n      name: azure\n      config:\n"
+                          "        apiserver-id: 6dae42f8-4368-4678-94ff-3960e28e3630\n"
+                          "        client-id: 80faf920-1908-4b52-b5ef-a8e7bedfc67a\n"
+                          "        config-mode: '1'\n        environment: AzurePublicCloud\n"
+                          f"        tenant-id: {aad.get('tenantID') or self.tenant_id}\n")
+        elif aad and user_kind == "clusterUser":
+            user_block = ("    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                          "      command: kubelogin\n      args:\n      - get-token\n"
+                          "      - --environment\n      - AzurePublicCloud\n"
+                          "      - --server-id\n      - 6dae42f8-4368-4678-94ff-3960e28e3630\n"
+                          "      - --client-id\n      - 80faf920-1908-4b52-b5ef-a8e7bedfc67a\n"
+                          f"      - --tenant-id\n      - {aad.get('tenantID') or self.tenant_id}\n"
+                          "      - --login\n      - devicecode\n      installHint: kubelogin is not installed\n"
+                          "      interactiveMode: IfAvailable\n      provideClusterInfo: false\n")
+        else:
+            token = hmac.new(self.seed, f"{cid.lower()}|{user_kind}".encode(), hashlib.sha256).hexdigest()
+            user_block = f"    token: {token}\n"
+        return ("apiVersion: v1\nkind: Config\npreferences: {}\n"
+                f"clusters:\n- name: {cluster['name']}\n  cluster:\n    certificate-authority-data: {ca}\n"
+                f"    server: {UNREACHABLE_API_SERVER}\n"
+                f"contexts:\n- name: {context}\n  context:\n    cluster: {cluster['name']}\n    user: {user}\n"
+                f"current-context: {context}\n"
+                f"users:\n- name: {user}\n  user:\n{user_block}")
+
+    # ------------------------------------------------------------------ extension types
+    def h_extension_type_versions(self, method, path, query, body, g):
+        """ExtensionTypes_ClusterListVersions / ExtensionTypes_ListVersions (KubernetesConfiguration REST spec,
+        extensionTypes/ExtensionTypeVersionForReleaseTrain.tsp; example ListExtensionTypeVersions.json): the versions
+        of an extension type for a release train (default stable), filtered by majorVersion and showLatest."""
+        if g.get("cluster") and self.get(self.cluster_id(g)) is None:
+            return not_found(_cluster_type_name(g["rp"]), g["cluster"], g["rg"])
+        trains = self.extension_train_versions.get(g["etype"].lower())
+        if trains is None:
+            return arm_error(404, "ResourceNotFound", f"The extension type '{g['etype']}' was not found.")
+        train = str(query.get("releaseTrain") or "stable").lower()
+        versions = list(trains.get(train, []))
+        major = query.get("majorVersion")
+        if major not in (None, ""):
+            versions = [v for v in versions if v.split(".", 1)[0] == str(major)]
+        if str(query.get("showLatest", "")).lower() == "true" and versions:
+            versions = versions[-1:]
+        kinds = ["managedCluster", "connectedCluster"]
+        base = path.rstrip("/")
+        items = [{"id": f"{base}/{v}", "name": v, "type": f"{KC}/extensionTypes/versions",
+                  "properties": {"version": v, "supportedClusterTypes": kinds,
+                                 "unsupportedKubernetesVersions": {
+                                     "managedCluster": [{"distributions": ["AKS"], "unsupportedVersions": []}],
+                                     "connectedCluster": [{"distributions": ["AKS"], "unsupportedVersions": []}]}}}
+                 for v in reversed(versions)]
+        return Reply(200, {"value": items, "nextLink": None})
 
     # ------------------------------------------------------------------ extensions
     def h_list_extensions(self, method, path, query, body, g):
@@ -700,10 +917,15 @@ class World:
             return rule
         return None
 
-    def start_operation(self, kind, target_id, resource, force=False):
+    def start_operation(self, kind, target_id, resource, force=False, outcome=None):
+        """Start a long-running operation. resource: extension | relay-namespace | resource-group | binding |
+        compute; outcome: {"status", "error"} decided by the caller (computes), else Succeeded unless a rule or
+        the extension checks below say otherwise."""
         self.cancel(target_id)
         polls = int(self.settings.get("polls") or 0)
+        decided = outcome
         outcome = {"status": "Succeeded", "error": None, "statuses": None, "http_status": 400}
+        outcome.update(decided or {})
         if resource == "extension":
             rule = self.take_outcome(target_id, kind)
             if rule:
@@ -716,6 +938,9 @@ class World:
                 cluster = self.get(target_id.split(f"/providers/{KC}/", 1)[0]) or {}
                 connectivity = (cluster.get("properties") or {}).get("connectivityStatus")
                 catalogue = self.extension_versions.get(str(props.get("extensionType", "")).lower())
+                trains = self.extension_train_versions.get(str(props.get("extensionType", "")).lower())
+                if trains:
+                    catalogue = trains.get(str(props.get("releaseTrain") or "stable").lower(), [])
                 version = props.get("version")
                 if connectivity in ("Offline", "Expired"):
                     outcome.update({"status": "Failed", "error": {
@@ -785,6 +1010,13 @@ class World:
                 body["properties"]["provisioningState"] = status
                 if op.resource == "relay-namespace":
                     body["properties"]["status"] = "Active" if status == "Succeeded" else "Failed"
+        elif op.resource in ("binding", "compute") and body is not None:
+            if op.kind == "delete" and status == "Succeeded":
+                self.remove(op.target_id)
+            else:
+                body["properties"]["provisioningState"] = "Failed" if op.kind == "delete" else status
+                if op.resource == "compute":
+                    self.finish_compute(body, status, error)
         op.status = status
         op.error = dict(error) if status == "Failed" and error else None
         op.end = iso()
@@ -888,7 +1120,7 @@ class World:
             existing["properties"]["updatedAt"] = iso()
             return Reply(200, public_view(existing))
         stored = scenarios.relay_namespace(g["rg"], g["ns"], str(location).replace(" ", "").lower(),
-                                           body.get("tags"), self.subscription_id, state="Created")
+                                           body.get("tags"), self.current_sub, state="Created")
         stored["id"] = f"{self.get(self.rg_id(g['rg']))['id']}/providers/{RELAY}/namespaces/{g['ns']}"
         stored["properties"]["createdAt"] = stored["properties"]["updatedAt"] = iso()
         if isinstance(body.get("sku"), dict):
@@ -1026,6 +1258,27 @@ class World:
         result.update({"primaryKey": keys["primaryKey"], "secondaryKey": keys["secondaryKey"],
                        "keyName": rule["name"]})
         return Reply(200, result)
+
+
+UNREACHABLE_API_SERVER = "https://127.0.0.1:9"
+_KUBECONFIG_SECRET = re.compile(r"^\s*-?\s*(token|client-key-data|password|id-token|refresh-token|access-token)"
+                                r"\s*:\s*[\"']?([^\s\"']+)", re.MULTILINE)
+
+
+def kubeconfig_secrets(text):
+    """The secret values of a kubeconfig's users (tokens, client keys, passwords)."""
+    return {found.group(2) for found in _KUBECONFIG_SECRET.finditer(text or "")}
+
+
+def _resource_type_of(resource_id):
+    """"Namespace/type[/child...]" of an ARM resource id, or None."""
+    found = re.search(r"/providers/(.+)$", resource_id or "", re.IGNORECASE)
+    if not found:
+        return None
+    parts = found.group(1).strip("/").split("/")
+    if len(parts) < 3:
+        return None
+    return "/".join([parts[0]] + parts[1::2][:max(1, (len(parts) - 1) // 2)])
 
 
 def _api(query):

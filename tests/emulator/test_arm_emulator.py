@@ -209,7 +209,7 @@ def test_auth_api_version_unknown_and_case_insensitive_paths(emu, arm):
     assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "AuthenticationFailed"
     unknown = arm.get(f"/subscriptions/{emu.subscription_id}/providers/Microsoft.Foo/bars", api="2020-01-01")
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "InvalidResourceNamespace"
-    workspace = arm.get(scenarios.rg_id("rg-ml") + "/providers/Microsoft.MachineLearningServices/workspaces/ws1",
+    workspace = arm.get(scenarios.rg_id("rg-ml") + "/providers/Microsoft.MachineLearningServices/workspaces/ws-nope",
                         api="2024-10-01")
     assert workspace.status_code == 404 and workspace.json()["error"]["code"] == "ResourceNotFound"
     missing_cluster = arm.get(scenarios.aks_id("rg-ml", "aks-nope"), api=AKS_API)
@@ -218,7 +218,7 @@ def test_auth_api_version_unknown_and_case_insensitive_paths(emu, arm):
     assert missing_group.json()["error"]["code"] == "ResourceGroupNotFound"
     wrong_method = arm.call("POST", cluster, api=AKS_API)
     assert wrong_method.status_code == 405
-    assert [r.unknown for r in emu.requests()] == [False, False, False, True, True, False, False, True]
+    assert [r.unknown for r in emu.requests()] == [False, False, False, True, False, False, False, True]
 
 
 def test_keep_alive_and_content_length(emu):
@@ -242,7 +242,8 @@ def test_keep_alive_and_content_length(emu):
 def test_subscriptions_groups_versions_and_skus(emu, arm):
     subs = arm.get("/subscriptions", api="2022-12-01").json()["value"]
     assert [(s["subscriptionId"], s["displayName"], s["tenantId"]) for s in subs] == [
-        (emu.subscription_id, "amlk8s-emulator", emu.tenant_id)]
+        (emu.subscription_id, "amlk8s-emulator", emu.tenant_id),
+        (scenarios.OTHER_SUBSCRIPTION_ID, "amlk8s-emulator-2", emu.tenant_id)]
     group = scenarios.rg_id("rg-empty")
     assert arm.call("HEAD", group, api="2024-11-01").status_code == 204
     assert arm.call("HEAD", scenarios.rg_id("rg-nope"), api="2024-11-01").status_code == 404
@@ -513,7 +514,7 @@ def test_relay_namespace_hybrid_connection_rule_and_keys(emu, arm, tmp_path):
     assert keys["keyName"] == "azureml_rw" and keys["secondaryKey"] != keys["primaryKey"]
     names = [n["name"] for n in arm.get(scenarios.rg_id("rg-arc") + "/providers/Microsoft.Relay/namespaces",
                                         api=api).json()["value"]]
-    assert "relayns1" in names and len(names) == 2
+    assert "relayns1" in names and len(names) == 4    # with the arc-with-ext, arc-k8sext-relay and arc-byo-relay relays
     missing_parent = arm.put(namespace.replace("relayns1", "nope") + "/hybridConnections/x", {"properties": {}},
                              api=api)
     assert missing_parent.status_code == 404 and missing_parent.json()["error"]["code"] == "ParentResourceNotFound"
