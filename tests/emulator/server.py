@@ -1,6 +1,7 @@
 """The HTTPS server, fault injection, the request log, the control API and the `Emulator` class."""
 
 import copy
+import datetime
 import itertools
 import json
 import re
@@ -23,9 +24,11 @@ from urllib.parse import parse_qsl, unquote
 from . import scenarios
 from .certs import make_certs, server_context
 from .log import Request, redact
+from .throttle import Throttle, principal_of, throttled_message
 from .world import KC, Reply, World, arm_error, is_poll_path, jwt, match_route, public_view, token_claims
 
 CONTROL_PREFIX = "/_emulator"
+GRAPH_PATH = "/providers/microsoft.resourcegraph/resources"
 TOKEN_PATHS = ("/msi/token", "/metadata/identity/oauth2/token")
 
 _DEFAULT_FAULT_CODES = {
@@ -57,7 +60,7 @@ class Fault:
     delay: float = 0.0
     times: Optional[int] = 1
     nth: Optional[int] = None
-    kinds: tuple = ("arm", "poll", "token")
+    kinds: tuple = ("arm", "poll", "graph", "token")
     matched: int = 0
     fired: int = 0
 
@@ -187,6 +190,7 @@ class Emulator:
         self._faults = []
         self._fault_counter = itertools.count(1)
         self._world = None
+        self._kubeconfig_factory = None
         self._server = None
         self._thread = None
         self._log_handle = None
@@ -247,7 +251,8 @@ class Emulator:
     def info(self):
         """What emulator.json holds."""
         return {"base_url": self.base_url, "ca_path": self.ca_path, "subscription_id": self.subscription_id,
-                "tenant_id": self.tenant_id, "port": self.port}
+                "tenant_id": self.tenant_id, "port": self.port,
+                "subscriptions": self.subscriptions if self._world is not None else []}
 
     # ------------------------------------------------------------------ world
     def reset(self, scenario="default"):
@@ -258,6 +263,7 @@ class Emulator:
         with self._lock:
             self.scenario = scenario if isinstance(scenario, str) else spec.get("name", "custom")
             self._world = World(spec, self._seed, self.base_url)
+            self._world.throttle = Throttle(self._world.settings)
             self.subscription_id = self._world.subscription_id
             self.tenant_id = self._world.tenant_id
             self._log.clear()
@@ -276,14 +282,47 @@ class Emulator:
         return self._lock
 
     def settings(self, **values):
-        """Change settings (polls, retry_after, retry_after_ms, page_size, delay, register_polls, complete_after);
-        returns them all."""
+        """Change settings (see scenarios.DEFAULT_SETTINGS: polls, retry_after, retry_after_ms, page_size, delay,
+        register_polls, complete_after, throttle*, graph_*); returns them all. Changing a throttle setting refills
+        every ARM bucket; changing a graph_quota setting starts fresh Resource Graph quota windows."""
         unknown = set(values) - set(scenarios.DEFAULT_SETTINGS)
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
         with self._lock:
             self._world.settings.update(values)
+            if any(key.startswith("throttle") for key in values):
+                self._world.throttle.reset()
+            if any(key.startswith("graph_quota") for key in values):
+                self._world.graph_quota.clear()
             return dict(self._world.settings)
+
+    @property
+    def subscriptions(self):
+        """The world's subscription ids, the default one first."""
+        with self._lock:
+            return [sub["id"] for sub in self._world.subscriptions.values()]
+
+    def set_kubeconfig(self, cluster, text):
+        """The kubeconfig (YAML text) listClusterUserCredential/listClusterAdminCredential hand out for an AKS
+        cluster (a name or id) in this world; None removes it. reset() forgets these."""
+        cid = self.cluster_id(cluster)
+        with self._lock:
+            if text is None:
+                self._world.kubeconfigs.pop(cid.lower(), None)
+            else:
+                self._world.kubeconfigs[cid.lower()] = str(text)
+
+    @property
+    def kubeconfig_factory(self):
+        """callable(cluster_body) -> kubeconfig YAML text or None, used for clusters without set_kubeconfig();
+        kept across reset(). It is called under the emulator's lock with a copy of the stored cluster body."""
+        return self._kubeconfig_factory
+
+    @kubeconfig_factory.setter
+    def kubeconfig_factory(self, factory):
+        if factory is not None and not callable(factory):
+            raise TypeError("kubeconfig_factory must be callable(cluster_body) -> str | None")
+        self._kubeconfig_factory = factory
 
     def cluster_id(self, cluster):
         """The resource id of a cluster given by name (AKS or Arc) or id."""
@@ -388,17 +427,19 @@ class Emulator:
                 continue
             out.append({"id": op.id, "kind": op.kind, "target": op.target_id, "status": op.status,
                         "polls": op.polls, "force": op.force, "resource": op.resource,
-                        "started_at": op.started_at, "due": op.due, "ended_at": op.ended_at})
+                        "started_at": op.started_at, "due": op.due, "ended_at": op.ended_at,
+                        "action": op.action})
         return out
 
     def secret_values(self):
-        """Every secret the world holds: protected setting values, relay keys, relay connection strings."""
+        """Every secret the world holds: protected setting values, relay keys, relay connection strings, and the
+        kubeconfigs (and their tokens and keys) handed out by list*Credential."""
         with self._lock:
             return self._world.secret_values()
 
     # ------------------------------------------------------------------ faults
     def add_fault(self, method=None, path=".*", status=None, headers=None, code=None, message=None, action=None,
-                  delay=None, times=1, nth=None, name=None, kinds=("arm", "poll", "token")):
+                  delay=None, times=1, nth=None, name=None, kinds=("arm", "poll", "graph", "token")):
         """Add a fault rule; returns its name. action: "status" (default when status is given), "drop"
         (close the connection without answering), "drop_after" (handle the request, then close the
         connection without answering: the write happened but the client never hears of it) or
@@ -444,11 +485,12 @@ class Emulator:
         return [r for r in records if (kind is None or r.kind == kind) and (since is None or r.seq > since)]
 
     def writes(self, since=None):
-        """ARM writes: PUT/PATCH/DELETE and POST other than listKeys (never tokens, polls or control)."""
+        """ARM writes: PUT/PATCH/DELETE and POST other than listKeys and list*Credential (never tokens, polls,
+        Resource Graph queries or control)."""
         return [r for r in self.requests(since=since) if r.is_write]
 
     def arm_reads(self, since=None):
-        """ARM reads: GET/HEAD that are not polls, plus listKeys."""
+        """ARM reads: GET/HEAD that are not polls, plus listKeys, list*Credential and Resource Graph queries."""
         return [r for r in self.requests(since=since) if r.is_arm_read]
 
     def clear_log(self):
@@ -522,7 +564,7 @@ class Emulator:
             except Exception as exc:  # pragma: no cover - a bug in the emulator must not hang the client
                 traceback.print_exc(file=sys.stderr)
                 reply = arm_error(500, "EmulatorError", f"The ARM emulator failed: {exc!r}")
-        if kind in ("arm", "poll"):
+        if kind in ("arm", "poll", "graph"):
             with self._lock:
                 delay = float(self._world.settings.get("delay") or 0.0)
             if delay > 0:
@@ -554,6 +596,8 @@ class Emulator:
             return "token"
         if is_poll_path(path):
             return "poll"
+        if lowered.rstrip("/") == GRAPH_PATH:
+            return "graph"
         return "arm"
 
     def _answer(self, method, path, query, body, handler, kind):
@@ -578,22 +622,61 @@ class Emulator:
                                   "The api-version query parameter (?api-version=) is required for all requests.")
                 reply.unknown = route is None
                 return reply
+            principal = principal_of(auth)
+            world.caller = principal
+            world.kubeconfig_factory = self._kubeconfig_factory
+            throttle_headers = {}
+            if kind != "graph":
+                allowed, throttle_headers, retry_after, operation, scope, sub = world.throttle.check(
+                    method, path, principal)
+                if not allowed:
+                    code, message = throttled_message(operation, scope, sub, principal, retry_after)
+                    reply = arm_error(429, code, message, throttle_headers)
+                    reply.unknown = route is None
+                    return reply
             if route is None:
-                return world.fallback(method, path, query)
-            return world.handle(method, path, query, body, route)
+                reply = world.fallback(method, path, query)
+            else:
+                reply = world.handle(method, path, query, body, route)
+            for key, value in throttle_headers.items():
+                reply.headers.setdefault(key, value)
+            return reply
 
     def _token(self, path, query, handler):
+        """Managed-identity tokens, in the three protocols az has used.
+
+        - App Service 2019-08-01 (IDENTITY_ENDPOINT/IDENTITY_HEADER; MSAL in newer az):
+          GET /msi/token, header X-IDENTITY-HEADER; expires_on in epoch seconds.
+        - App Service 2017-09-01 (MSI_ENDPOINT/MSI_SECRET; msrestazure's MSIAuthentication in older az):
+          GET /msi/token/?resource=...&api-version=2017-09-01, header `secret`; expires_on as the
+          "MM/DD/YYYY HH:MM:SS +00:00" string App Service sends for this version.
+        - IMDS 2018-02-01: GET /metadata/identity/oauth2/token, header Metadata: true.
+        """
         with self._lock:
             world = self._world
+        if handler.command.upper() != "GET":
+            return Reply(405, {"error": "invalid_request",
+                               "error_description": "Managed-identity tokens are requested with GET."})
         resource = query.get("resource") or query.get("scope") or "https://management.azure.com/"
+        legacy_app_service = False
         if path.lower().rstrip("/") == "/msi/token":
-            if not handler.headers.get("X-IDENTITY-HEADER"):
+            if query.get("api-version") == "2017-09-01":
+                legacy_app_service = True
+                if not handler.headers.get("secret"):
+                    return Reply(400, {"error": "invalid_request",
+                                       "error_description": "The secret header is required (api-version "
+                                                            "2017-09-01)."})
+            elif not handler.headers.get("X-IDENTITY-HEADER"):
                 return Reply(400, {"error": "invalid_request",
                                    "error_description": "The X-IDENTITY-HEADER header is required."})
         elif (handler.headers.get("Metadata") or "").lower() != "true":
             return Reply(400, {"error": "invalid_request", "error_description": "Required metadata header not "
                                                                                 "specified"})
         claims = token_claims(world, resource.rstrip("/") + "/" if resource.startswith("http") else resource)
+        if legacy_app_service:
+            expires = datetime.datetime.fromtimestamp(claims["exp"], datetime.timezone.utc)
+            return Reply(200, {"access_token": jwt(claims), "expires_on": expires.strftime("%m/%d/%Y %H:%M:%S +00:00"),
+                               "resource": resource, "token_type": "Bearer", "client_id": world.identity["client_id"]})
         lifetime = claims["exp"] - claims["iat"]
         return Reply(200, {"access_token": jwt(claims), "expires_on": str(claims["exp"]),
                            "expires_in": str(lifetime), "ext_expires_in": str(lifetime),
@@ -681,6 +764,14 @@ class Emulator:
                     return Reply(200, {"deleted": self.delete_resource(rid)})
             if action == "secrets" and method == "GET":
                 return Reply(200, {"value": self.secret_values()})
+            if action == "subscriptions" and method == "GET":
+                return Reply(200, {"value": self.subscriptions})
+            if action == "kubeconfig" and method in ("PUT", "POST"):
+                self.set_kubeconfig(data["cluster"], data.get("kubeconfig"))
+                return Reply(200, {"cluster": self.cluster_id(data["cluster"])})
+            if action == "kubeconfig" and method == "DELETE":
+                self.set_kubeconfig(data.get("cluster") or query["cluster"], None)
+                return Reply(204)
         except (TypeError, ValueError, KeyError) as exc:
             return Reply(400, {"error": {"code": "BadControlRequest", "message": str(exc)}})
         return Reply(404, {"error": {"code": "NotFound", "message": f"no control action {method} {path}"}},
