@@ -23,10 +23,9 @@ CLASSIFIERS = [
 
 # Only what the extension imports and azure-cli does not bundle. azure-cli already brings knack, azure-cli-core,
 # azure-core, azure-mgmt-core, cryptography and packaging (and azure-mgmt-containerservice, which amlk8s does not
-# need: it reads clusters as plain ARM JSON).
+# need: it reads clusters as plain ARM JSON). Azure Relay is driven with plain ARM requests too: no relay SDK.
 DEPENDENCIES = [
     'azure-mgmt-kubernetesconfiguration~=3.1',
-    'azure-mgmt-relay>=2.1.0,<3',
 ]
 
 with open('README.md', 'r', encoding='utf-8') as f:

@@ -12,14 +12,9 @@ for them.
 def cf_extensions_client(cli_ctx, subscription_id=None):
     from azure.cli.core.commands.client_factory import get_mgmt_service_client
     from azure.mgmt.kubernetesconfiguration.v2023_05_01 import SourceControlConfigurationClient
+    from azext_amlk8s._transport import RetryNotice
     return get_mgmt_service_client(cli_ctx, SourceControlConfigurationClient, subscription_id=subscription_id,
-                                   per_call_policies=[_own_operation_policy()])
-
-
-def cf_relay(cli_ctx, subscription_id=None):
-    from azure.cli.core.commands.client_factory import get_mgmt_service_client
-    from azure.mgmt.relay import RelayAPIMgmtClient
-    return get_mgmt_service_client(cli_ctx, RelayAPIMgmtClient, subscription_id=subscription_id)
+                                   per_call_policies=[_own_operation_policy()], per_retry_policies=[RetryNotice()])
 
 
 def _own_operation_policy():

@@ -5,10 +5,11 @@
 
 from azure.cli.core.commands.parameters import get_enum_type, get_three_state_flag
 
+from azext_amlk8s import _completers
+from azext_amlk8s._catalogue import BOOL, CATALOGUE, ENUM
 from azext_amlk8s._validators import KeyValueAction, validate_resource_names
 
 CLUSTER_TYPES = ['managedClusters', 'connectedClusters', 'aks', 'arc']
-SERVICE_TYPES = ['LoadBalancer', 'NodePort', 'ClusterIP']
 
 TRAINING = 'Training and inference'
 TLS = 'Inference HTTPS'
@@ -20,12 +21,15 @@ COMPAT = 'Compatibility with az k8s-extension'
 def load_arguments(loader, _):
     with loader.argument_context('amlk8s') as c:
         c.argument('resource_group_name', options_list=['--resource-group', '-g'],
-                   help="The cluster's resource group. You can configure the default group using `az configure --defaults group=<name>`.")
+                   help="The cluster's resource group. You can configure the default group using `az configure "
+                        "--defaults group=<name>`.")
         c.argument('cluster_name', options_list=['--cluster-name', '-c'], validator=validate_resource_names,
-                   help='The name of the AKS or Azure Arc-enabled Kubernetes cluster.')
+                   completer=_completers.cluster_names, help='The name of the AKS or Azure Arc-enabled Kubernetes '
+                                                             'cluster.')
         c.argument('cluster_type', options_list=['--cluster-type', '-t'], arg_type=get_enum_type(CLUSTER_TYPES),
-                   help='The cluster type: managedClusters (AKS) or connectedClusters (Azure Arc-enabled Kubernetes); aks and arc are aliases.')
-        c.argument('extension_name', options_list=['--name', '-n'],
+                   help='The cluster type: managedClusters (AKS) or connectedClusters (Azure Arc-enabled Kubernetes); '
+                        'aks and arc are aliases.')
+        c.argument('extension_name', options_list=['--name', '-n'], completer=_completers.extension_names,
                    help='The name of the AzureML extension.')
 
     for scope in ('amlk8s deploy', 'amlk8s check', 'amlk8s update'):
@@ -34,12 +38,14 @@ def load_arguments(loader, _):
 
     for scope in ('amlk8s deploy', 'amlk8s check'):
         with loader.argument_context(scope) as c:
-            c.argument('ignore_checks', options_list=['--ignore-check'], nargs='+',
-                       help='Proceed although the named blocking prerequisite check fails (space-separated check ids, as shown by az amlk8s check). The report still shows it, marked ignored. For experts who know why the check does not apply.')
+            c.argument('ignore_checks', options_list=['--ignore-check'], nargs='+', completer=_completers.check_ids,
+                       help='Proceed although the named blocking prerequisite check fails (space-separated check ids, '
+                            'as shown by az amlk8s check). The report still shows it, marked ignored. For experts who know why the check does not apply.')
 
     with loader.argument_context('amlk8s deploy') as c:
         c.argument('dry_run', action='store_true',
-                   help='Run every check and print the extension resource that would be sent, with protected values hidden; write nothing.')
+                   help='Run every check and print the extension resource that would be sent, with protected values '
+                        'hidden; write nothing.')
 
     with loader.argument_context('amlk8s update') as c:
         c.argument('yes', options_list=['--yes', '-y'], action='store_true',
@@ -48,13 +54,16 @@ def load_arguments(loader, _):
     with loader.argument_context('amlk8s delete') as c:
         c.argument('yes', options_list=['--yes', '-y'], action='store_true', help='Do not prompt for confirmation.')
         c.argument('force', action='store_true',
-                   help='Delete the extension resource in Azure even if the cluster cannot confirm the uninstall (forceDelete=true). Components may stay in the cluster.')
+                   help='Delete the extension resource in Azure even if the cluster cannot confirm the uninstall '
+                        '(forceDelete=true). Components may stay in the cluster.')
         c.argument('cleanup', action='store_true',
-                   help='Also delete the Azure resources amlk8s created for this extension (the Azure Relay of an Arc cluster). Without it they are listed, not removed.')
+                   help='Also delete the Azure resources amlk8s created for this extension (the Azure Relay of an Arc '
+                        'cluster). Without it they are listed, not removed.')
 
     with loader.argument_context('amlk8s verify') as c:
         c.argument('wait', action='store_true',
-                   help='Wait for the extension to reach a terminal state (Succeeded or Failed), showing progress, before reporting.')
+                   help='Wait for the extension to reach a terminal state (Succeeded or Failed), showing progress, '
+                        'before reporting.')
         c.argument('timeout', type=int, help='With --wait, the maximum time to wait in seconds. Default: 1800.')
 
     with loader.argument_context('amlk8s wait') as c:
@@ -73,74 +82,68 @@ def load_arguments(loader, _):
                    help='Maximum wait in seconds; the command fails (exit code 1) when it runs out.')
 
 
+# Settings arguments that are not typed flags, as (dest, options, extra keyword arguments, help).
+_HIDDEN = {'hide': True}
+
+
 def _settings_arguments(c):
-    c.argument('configuration_settings',
-               options_list=['--config', '--configuration-settings',
-                             c.deprecate(target='--config-settings', redirect='--config', hide=True)],
-               nargs='+', action=KeyValueAction, arg_group=SETTINGS,
-               help='Configuration settings as space-separated KEY=VALUE pairs, as az k8s-extension takes them, for example enableTraining=True. Repeatable.')
-    c.argument('configuration_protected_settings',
-               options_list=['--config-protected', '--config-protected-settings',
-                             c.deprecate(target='--configuration-protected-settings', redirect='--config-protected',
-                                         hide=True)],
-               nargs='+', action=KeyValueAction, arg_group=SETTINGS,
-               help='Protected settings (secrets) as space-separated KEY=VALUE pairs, for example sslCertPemFile=<path> sslKeyPemFile=<path>. Never shown or logged by amlk8s; az --debug echoes the command line itself, so prefer --config-protected-file for secret values.')
-    c.argument('configuration_settings_file',
-               options_list=['--config-file', c.deprecate(target='--config-settings-file', redirect='--config-file',
-                                                          hide=True),
-                             c.deprecate(target='--configuration-settings-file', redirect='--config-file', hide=True)],
-               arg_group=SETTINGS,
-               help='A JSON file with an object of configuration settings (KEY: VALUE; nested objects become dotted keys).')
-    c.argument('configuration_protected_settings_file',
-               options_list=['--config-protected-file',
-                             c.deprecate(target='--config-protected-settings-file', redirect='--config-protected-file',
-                                         hide=True),
-                             c.deprecate(target='--configuration-protected-settings-file',
-                                         redirect='--config-protected-file', hide=True)],
-               arg_group=SETTINGS, help='A JSON file with an object of protected settings.')
-    c.argument('extension_type', arg_group=COMPAT,
-               help='Accepted for compatibility with az k8s-extension; only Microsoft.AzureML.Kubernetes (any case).')
-    c.argument('scope', arg_group=COMPAT, help='Accepted for compatibility with az k8s-extension; only cluster.')
-    c.argument('release_namespace', arg_group=COMPAT,
-               help='Accepted for compatibility with az k8s-extension; only azureml.')
-    c.argument('auto_upgrade_minor_version', options_list=['--auto-upgrade-minor-version', '--auto-upgrade'],
-               arg_type=get_three_state_flag(), arg_group=VERSION,
-               help='Upgrade minor versions automatically. Default: true. Must be false with --version.')
-    c.argument('version', arg_group=VERSION, help='Pin this extension version (needs --auto-upgrade-minor-version false).')
-    c.argument('release_train', arg_group=VERSION, help='The release train, stable or preview. Default: stable.')
-
-    c.argument('enable_training', arg_type=get_three_state_flag(), arg_group=TRAINING,
-               help='Support training and batch inference (enableTraining).')
-    c.argument('enable_inference', arg_type=get_three_state_flag(), arg_group=TRAINING,
-               help='Support real-time inference endpoints (enableInference).')
-    c.argument('inference_router_service_type', options_list=['--inference-router-service-type', '--router-service-type'],
-               arg_type=get_enum_type(SERVICE_TYPES), arg_group=TRAINING,
-               help='How the inference router is exposed (inferenceRouterServiceType). Required with inference. Most on-premises clusters cannot provision a LoadBalancer.')
-    c.argument('internal_load_balancer_provider', options_list=['--internal-load-balancer-provider', '--ilb-provider'],
-               arg_type=get_enum_type(['azure']), arg_group=TRAINING,
-               help='Expose the inference router on an internal Azure load balancer (internalLoadBalancerProvider). AKS only.')
-    c.argument('inference_router_ha', arg_type=get_three_state_flag(), arg_group=TRAINING,
-               help='Run three inference router replicas (inferenceRouterHA). Needs at least three nodes; turned off automatically on smaller clusters unless set.')
-    c.argument('node_selector', nargs='+', action=KeyValueAction, arg_group=TRAINING,
-               help='Run the extension and ML workloads only on nodes with these labels, as space-separated LABEL=VALUE pairs (nodeSelector.<label>).')
-    c.argument('install_nvidia_device_plugin', options_list=['--install-nvidia-device-plugin', '--install-nvidia'],
-               arg_type=get_three_state_flag(), arg_group=TRAINING,
-               help='Install the NVIDIA device plugin (installNvidiaDevicePlugin). Default: false.')
-    c.argument('install_prom_op', arg_type=get_three_state_flag(), arg_group=TRAINING,
-               help='Install the Prometheus operator (installPromOp). Default: true; false reuses an existing one.')
-    c.argument('install_volcano', arg_type=get_three_state_flag(), arg_group=TRAINING,
-               help='Install the Volcano scheduler for training (installVolcano). Default: true; false reuses an existing one.')
-    c.argument('install_dcgm_exporter', options_list=['--install-dcgm-exporter', '--install-dcgm'],
-               arg_type=get_three_state_flag(), arg_group=TRAINING,
-               help='Install the DCGM exporter for GPU metrics (installDcgmExporter). Default: false.')
-
-    c.argument('allow_insecure_connections', options_list=['--allow-insecure-connections', '--allow-insecure'],
-               arg_type=get_three_state_flag(), arg_group=TLS,
-               help='Serve inference over plain HTTP, for development and test only (allowInsecureConnections). HTTPS is the default.')
-    c.argument('ssl_cname', arg_group=TLS, help='The DNS name (CNAME) of the HTTPS inference endpoint (sslCname); the certificate must cover it.')
-    c.argument('ssl_secret', arg_group=TLS,
-               help='A Kubernetes secret in namespace azureml holding cert.pem and key.pem (sslSecret). Alternative to the PEM files.')
-    c.argument('ssl_cert_pem_file', arg_group=TLS,
-               help='Path of the PEM certificate (full chain, server certificate first). Checked locally; its content is sent protected, never the path.')
-    c.argument('ssl_key_pem_file', arg_group=TLS,
-               help='Path of the PEM private key, without passphrase. Checked locally; its content is sent protected, never the path.')
+    """The settings arguments of deploy, check and update: the az k8s-extension forms, the version arguments, and one
+    typed flag per documented setting, generated from the catalogue (``_catalogue.CATALOGUE``). They reach the
+    handlers as keyword arguments (``**settings_args``), which ``request.py`` turns into one request value."""
+    c.ignore('settings_args')       # the handlers' **settings_args: these extras arrive there
+    c.extra('configuration_settings',
+            options_list=['--config', '--configuration-settings',
+                          c.deprecate(target='--config-settings', redirect='--config', **_HIDDEN)],
+            nargs='+', action=KeyValueAction, arg_group=SETTINGS,
+            help='Configuration settings as space-separated KEY=VALUE pairs, as az k8s-extension takes them, for '
+                 'example enableTraining=True. Repeatable. `KEY=@file` reads the value from a file.')
+    c.extra('configuration_protected_settings',
+            options_list=['--config-protected', '--config-protected-settings',
+                          c.deprecate(target='--configuration-protected-settings', redirect='--config-protected',
+                                      **_HIDDEN)],
+            nargs='+', action=KeyValueAction, arg_group=SETTINGS,
+            help='Protected settings (secrets) as space-separated KEY=VALUE pairs, for example '
+                 '`sslCertPemFile=<path> sslKeyPemFile=<path>`. Never shown or logged by amlk8s; az --debug echoes the '
+                 'command line itself, so prefer --config-protected-file (or `KEY=@file`) for secret values.')
+    c.extra('configuration_settings_file',
+            options_list=['--config-file', c.deprecate(target='--config-settings-file', redirect='--config-file',
+                                                       **_HIDDEN),
+                          c.deprecate(target='--configuration-settings-file', redirect='--config-file', **_HIDDEN)],
+            arg_group=SETTINGS,
+            help='A JSON file with an object of configuration settings (KEY: VALUE; nested objects become dotted keys).')
+    c.extra('configuration_protected_settings_file',
+            options_list=['--config-protected-file',
+                          c.deprecate(target='--config-protected-settings-file', redirect='--config-protected-file',
+                                      **_HIDDEN),
+                          c.deprecate(target='--configuration-protected-settings-file',
+                                      redirect='--config-protected-file', **_HIDDEN)],
+            arg_group=SETTINGS,
+            help='A JSON file with an object of protected settings, for example {"relayServerConnectionString": '
+                 '"..."} for your own Azure Relay on Arc (with --config relayserver.hybridConnectionResourceID=...).')
+    c.extra('extension_type', arg_group=COMPAT,
+            help='Accepted for compatibility with az k8s-extension; only Microsoft.AzureML.Kubernetes (any case).')
+    c.extra('scope', arg_group=COMPAT, help='Accepted for compatibility with az k8s-extension; only cluster.')
+    c.extra('release_namespace', arg_group=COMPAT,
+            help='Accepted for compatibility with az k8s-extension; only azureml.')
+    c.extra('auto_upgrade_minor_version', options_list=['--auto-upgrade-minor-version', '--auto-upgrade'],
+            arg_type=get_three_state_flag(), arg_group=VERSION,
+            help='Upgrade minor versions automatically. Default: true. Must be false with --version.')
+    c.extra('version', arg_group=VERSION,
+            help='Pin this extension version (needs --auto-upgrade-minor-version false); checked against the versions '
+                 'of the release train.')
+    c.extra('release_train', arg_group=VERSION, completer=_completers.release_trains,
+            help='The release train, stable or preview. Default: stable.')
+    c.extra('node_selector', nargs='+', action=KeyValueAction, arg_group=TRAINING,
+            help='Run the extension and ML workloads only on nodes with these labels, as space-separated LABEL=VALUE '
+                 'pairs (nodeSelector.<label>).')
+    for key in CATALOGUE.values():
+        if not key.flag:
+            continue
+        if key.kind == BOOL:
+            kind = {'arg_type': get_three_state_flag()}
+        elif key.kind == ENUM:
+            kind = {'arg_type': get_enum_type(list(key.choices))}
+        else:
+            kind = {}
+        c.extra(key.param, options_list=[key.flag] + list(key.aliases),
+                arg_group=TLS if key.name.startswith(('ssl', 'allowInsecure')) else TRAINING, help=key.help, **kind)

@@ -193,6 +193,35 @@ def arm_list(client, path, api_version, params=None):
         body = arm_get(client, next_link, api_version, allow_404=False).body or {}
 
 
+def arm_send(client, method, path, api_version, body=None, params=None, *, logging_enable=True, allow_404=True):
+    """Send one ARM request (PUT, PATCH, DELETE, POST, GET) with a JSON body through the client's pipeline.
+
+    Returns an ``ArmResponse`` (404 -> status 404, body None, when ``allow_404``); any other failure raises
+    ``HttpResponseError`` with the ARM error, as the SDK would.
+    """
+    import json
+    from azure.core.exceptions import HttpResponseError
+    from azure.core.rest import HttpRequest
+    from azure.mgmt.core.exceptions import ARMErrorFormat
+
+    query = dict(params or {})
+    if '?' not in path:
+        query.setdefault('api-version', api_version)
+    request = HttpRequest(method, path, params=query, json=body if body is not None else None)
+    pipeline = client._client  # pylint: disable=protected-access
+    request.url = pipeline.format_url(request.url)
+    response = pipeline.send_request(request, logging_enable=logging_enable)
+    if response.status_code == 404 and allow_404:
+        return ArmResponse(404, None, response.headers)
+    if response.status_code >= 400:
+        raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+    try:
+        parsed = json.loads(response.content) if response.content else None
+    except ValueError:
+        parsed = None
+    return ArmResponse(response.status_code, parsed, response.headers)
+
+
 def arm_post(client, path, api_version, body=None, params=None, *, logging_enable=True):
     """POST an ARM action (``listClusterUserCredential``, Resource Graph queries) through the client's pipeline.
 
@@ -233,3 +262,43 @@ def as_sdk_model(extension):
     `--query provisioningState` works as scripts written for it expect)."""
     from azure.mgmt.kubernetesconfiguration.v2023_05_01.models import Extension
     return Extension.deserialize(extension)
+
+
+def retry_after_seconds(headers):
+    """The wait Azure asks for: ``retry-after-ms``/``x-ms-retry-after-ms`` (milliseconds) or ``Retry-After``
+    (seconds or an HTTP date); None when there is none."""
+    import email.utils
+    import time
+    for name, scale in (('retry-after-ms', 1000.0), ('x-ms-retry-after-ms', 1000.0), ('Retry-After', 1.0)):
+        value = headers.get(name) if headers is not None else None
+        if value in (None, ''):
+            continue
+        try:
+            return float(value) / scale
+        except ValueError:
+            try:
+                return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+class RetryNotice:  # pylint: disable=too-few-public-methods
+    """A per-retry azure-core policy: when Azure asks the client to wait (429 or 503 with a Retry-After of 5 s or
+    more), say so on stderr, so a long throttling wait shows progress instead of looking like a hang."""
+
+    next = None
+    NOTICE_FROM_SECONDS = 5
+
+    def send(self, request):
+        response = self.next.send(request)
+        status = response.http_response.status_code
+        if status in (429, 503):
+            wait = retry_after_seconds(response.http_response.headers)
+            if wait is not None and wait >= self.NOTICE_FROM_SECONDS:
+                from knack.log import get_logger
+                get_logger(__name__).warning(
+                    'Azure answered %d (%s) and asks to wait %d s before retrying; waiting (the request is retried '
+                    'unless the client\'s retries are spent).', status,
+                    'throttled' if status == 429 else 'busy', round(wait))
+        return response

@@ -23,13 +23,12 @@ def parse_key_value(item: str, option: str, protected: bool = False):
     key = key.strip()
     if not sep or not key:
         raise InvalidArgumentValueError(
-            'Option {} expects KEY=VALUE pairs, but got {}.'.format(option, _shown(item, sep, protected)),
-            'Write each setting as KEY=VALUE with no spaces around "=", for example {} {}. Quote '
-            'values that contain spaces.'.format(
-                option, 'relayServerConnectionString=<value>' if protected else 'enableTraining=true'))
+            f'Option {option} expects KEY=VALUE pairs, but got {_shown(item, sep, protected)}.',
+            f"Write each setting as KEY=VALUE with no spaces around \"=\", for example {option} "
+            f"{'relayServerConnectionString=<value>' if protected else 'enableTraining=true'}. Quote values that contain spaces.")
     if any(c.isspace() for c in key):
         raise InvalidArgumentValueError(
-            'Option {} got the setting name {!r}, which contains a space.'.format(option, key),
+            f'Option {option} got the setting name {key!r}, which contains a space.',
             'Write each setting as KEY=VALUE with no spaces around "=".')
     return key, value
 
@@ -39,7 +38,7 @@ def _shown(item: str, sep: str, protected: bool) -> str:
         # A malformed protected item may be a secret: describe it, never show it.
         return 'an item {} ({} characters, not shown: it may be a secret)'.format(
             'with nothing before "="' if sep else 'without "="', len(item))
-    return repr(item if len(item) <= 40 else item[:40] + '...')
+    return repr(item if len(item) <= 40 else f"{item[:40]}...")
 
 
 class KeyValueAction(argparse.Action):  # pylint: disable=too-few-public-methods
@@ -53,7 +52,7 @@ class KeyValueAction(argparse.Action):  # pylint: disable=too-few-public-methods
             key, value = parse_key_value(item, option, protected)
             if key in current and current[key] != value:
                 raise InvalidArgumentValueError(
-                    'Option {} sets {} twice with different values.'.format(option, key), 'Give each setting once.')
+                    f'Option {option} sets {key} twice with different values.', 'Give each setting once.')
             current[key] = value
         setattr(namespace, self.dest, current)
 
@@ -85,7 +84,7 @@ def validate_resource_names(namespace):
         elif _PATH_BREAKERS & set(value) or any(ord(c) < 32 or ord(c) == 127 for c in value):
             problem = 'contains a character that cannot be part of a resource name (/ \\ ? # % or a control character)'
         if problem:
-            raise InvalidArgumentValueError('{} {!r} {}.'.format(option, value, problem),
+            raise InvalidArgumentValueError(f'{option} {value!r} {problem}.',
                                             'Give the name as Azure shows it, for example {} {}.'.format(
                                                 option, {'--name': 'azureml', '--cluster-name': 'my-aks'}.get(
                                                     option, 'my-resource-group')))
@@ -94,11 +93,11 @@ def validate_resource_names(namespace):
 def _flatten(prefix, value, out, path):
     if isinstance(value, dict):
         for key, inner in value.items():
-            _flatten('{}.{}'.format(prefix, key) if prefix else str(key), inner, out, path)
+            _flatten(f'{prefix}.{key}' if prefix else str(key), inner, out, path)
         return
     if prefix in out:
         raise InvalidArgumentValueError(
-            'The setting {} is given twice in {} (once as a dotted key, once nested).'.format(prefix, path),
+            f'The setting {prefix} is given twice in {path} (once as a dotted key, once nested).',
             'Give each setting once.')
     if isinstance(value, bool):
         out[prefix] = 'true' if value else 'false'
@@ -106,9 +105,9 @@ def _flatten(prefix, value, out, path):
         out[prefix] = str(value)
     else:
         raise InvalidArgumentValueError(
-            'The setting {} in {} has a {} value; settings are strings, numbers or true/false.'.format(
-                prefix, path, 'null' if value is None else type(value).__name__),
-            'Write it as "{}": "<value>" (nested objects are flattened to dotted keys).'.format(prefix))
+            f"The setting {prefix} in {path} has a {'null' if value is None else type(value).__name__} value; settings "
+            "are strings, numbers or true/false.",
+            f'Write it as "{prefix}": "<value>" (nested objects are flattened to dotted keys).')
 
 
 def _refuse_duplicates(where):
@@ -118,7 +117,7 @@ def _refuse_duplicates(where):
         for key, value in pairs:
             if key in seen:
                 raise InvalidArgumentValueError(
-                    'The setting {} is given twice in {}.'.format(key, where),
+                    f'The setting {key} is given twice in {where}.',
                     'Give each setting once (JSON keeps only the last of duplicate keys; amlk8s refuses them, as it '
                     'refuses the same key twice in --config).')
             seen[key] = value
@@ -136,10 +135,10 @@ def looks_like_content(value: str) -> bool:
 def _file_label(path: str, option: str) -> str:
     """How messages name the file given by ``option``; never its content (a protected file holds secrets)."""
     if looks_like_content(path):
-        return 'the content given to {} (az read it from the @file)'.format(option)
+        return f'the content given to {option} (az read it from the @file)'
     if 'protected' in option and ('=' in path or len(path) > 260):
-        return 'the value given to {} ({} characters, not shown: it may be a secret)'.format(option, len(path))
-    return 'the file {} given by {}'.format(path, option)
+        return f'the value given to {option} ({len(path)} characters, not shown: it may be a secret)'
+    return f'the file {path} given by {option}'
 
 
 def read_settings_file(path: str, option: str) -> dict:
@@ -158,28 +157,26 @@ def read_settings_file(path: str, option: str) -> dict:
             with open(full, 'rb') as handle:
                 raw = handle.read()
         except (OSError, ValueError) as ex:     # ValueError: a path with a NUL character
-            raise FileOperationError('{} cannot be read ({}).'.format(
-                where[0].upper() + where[1:], getattr(ex, 'strerror', None) or type(ex).__name__),
+            raise FileOperationError(f"{where[0].upper() + where[1:]} cannot be read ({getattr(ex, 'strerror', None) or type(ex).__name__}).",
                 'Check the path and its permissions.') from None
     try:
         data = json.loads(raw.decode('utf-8-sig'), object_pairs_hook=_refuse_duplicates(where))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidArgumentValueError(
-            '{} is not JSON.'.format(where[0].upper() + where[1:]),
+            f'{where[0].upper() + where[1:]} is not JSON.',
             'The file must hold one JSON object of settings, for example {"enableTraining": "true"}.') from None
     if not isinstance(data, dict):
         raise InvalidArgumentValueError(
-            '{} holds JSON, but not an object of settings.'.format(where[0].upper() + where[1:]),
+            f'{where[0].upper() + where[1:]} holds JSON, but not an object of settings.',
             'The file must hold one JSON object, for example {"enableTraining": "true"}.')
     if not data:
-        raise InvalidArgumentValueError('{} holds no settings.'.format(where[0].upper() + where[1:]),
-                                        'Add settings to the file or drop {}.'.format(option))
+        raise InvalidArgumentValueError(f'{where[0].upper() + where[1:]} holds no settings.',
+                                        f'Add settings to the file or drop {option}.')
     out = {}
     try:
         _flatten('', data, out, where)
     except RecursionError:
-        raise InvalidArgumentValueError('The settings in {} are nested too deeply.'.format(
-            where), 'Write the settings as one object of dotted keys, for example {"nodeSelector.agentpool": '
+        raise InvalidArgumentValueError(f'The settings in {where} are nested too deeply.', 'Write the settings as one object of dotted keys, for example {"nodeSelector.agentpool": '
                     '"mlpool"}.') from None
     return out
 
@@ -196,7 +193,7 @@ def validate_extension_name(name: str):
         return
     problems = []
     if len(name) > 53:
-        problems.append('{} characters (Helm release names have at most 53)'.format(len(name)))
+        problems.append(f'{len(name)} characters (Helm release names have at most 53)')
     if name != name.lower():
         problems.append('upper-case letters')
     if not name[:1].isalpha():
@@ -206,6 +203,6 @@ def validate_extension_name(name: str):
     if name.endswith('-'):
         problems.append('ends with "-"')
     raise InvalidArgumentValueError(
-        '--name {} is not a valid extension name: {}.'.format(shell_quote(name), ', '.join(problems) or 'invalid'),
+        f"--name {shell_quote(name)} is not a valid extension name: {', '.join(problems) or 'invalid'}.",
         'Use 1-53 lower-case letters, digits and "-", starting with a letter and ending with a letter or digit, for '
         'example --name azureml.')

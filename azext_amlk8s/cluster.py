@@ -24,14 +24,10 @@ from typing import Dict, Optional, Tuple
 from azext_amlk8s._text import shell_quote  # noqa: F401  (re-exported for the rules)
 from azext_amlk8s._transport import arm_get, arm_list
 
-MANAGED = "managedClusters"
-CONNECTED = "connectedClusters"
-
-AKS_RP = "Microsoft.ContainerService"
-ARC_RP = "Microsoft.Kubernetes"
-EXTENSIONS_RP = "Microsoft.KubernetesConfiguration"
-AZUREML_EXTENSION_TYPE = "Microsoft.AzureML.Kubernetes"
-ML_TRUSTED_ACCESS_ROLE = "Microsoft.MachineLearningServices/workspaces/mlworkload"
+from azext_amlk8s._constants import (  # noqa: F401  (several are re-exported for the rules)
+    AKS_RP, ARC_RP, BUSY_STATES, WAIT_FLAG_FOR_STATE, CONNECTED, CONNECTED_CLUSTER_API, CONTAINER_SERVICE_API, DEFAULT_RELEASE_TRAIN, EXTENSION_TYPES_API,
+    EXTENSIONS_API, EXTENSIONS_RP, MANAGED, ML_TRUSTED_ACCESS_ROLE, RESOURCES_API, SKUS_API)
+from azext_amlk8s._constants import EXTENSION_TYPE as AZUREML_EXTENSION_TYPE
 
 _TYPE_ALIASES = {
     "managedclusters": MANAGED,
@@ -210,6 +206,9 @@ class ClusterFacts:  # pylint: disable=too-many-instance-attributes
     providers: Dict[str, Optional[str]] = field(default_factory=dict)
     extensions: Optional[Tuple[dict, ...]] = None
     ga_minor_versions: Optional[Tuple[str, ...]] = None
+    # The AzureML extension's versions for a release train (extensionTypes versions API), when asked; None = unread.
+    extension_versions: Optional[Tuple[str, ...]] = None
+    extension_versions_train: Optional[str] = None
     cli_version: Optional[str] = None
     unknowns: Tuple[str, ...] = ()
 
@@ -525,8 +524,25 @@ def _ml_bindings(body, notes):
     return tuple(names)
 
 
+def extension_type_versions(body):
+    """The versions listed by the extensionTypes versions API (2023-05-01-preview and later: ``value[].properties.
+    version``; 2022 previews: ``value[].versions``), newest first as the service lists them; None if not understood."""
+    items = _items(body)
+    if items is None:
+        return None
+    found = []
+    for item in items:
+        version = _text(_dig(item, "properties", "version"))
+        if version:
+            found.append(version)
+        listed = _dig(item, "versions")
+        if isinstance(listed, list):
+            found.extend(v.strip() for v in listed if isinstance(v, str) and v.strip())
+    return tuple(dict.fromkeys(found))
+
+
 def facts_from_bodies(ref, cluster, *, extensions=None, providers=None, k8s_versions=None,
-                      skus=None, trusted_access=None, cli_version=None):
+                      skus=None, trusted_access=None, cli_version=None, versions=None, versions_train=None):
     """Turn raw ARM JSON bodies into ``ClusterFacts``. Never raises on odd bodies.
 
     :param ref: the ``ClusterRef`` (trusted over whatever the body says).
@@ -566,6 +582,8 @@ def facts_from_bodies(ref, cluster, *, extensions=None, providers=None, k8s_vers
         providers=_provider_states(providers, notes),
         extensions=_extensions(extensions, notes),
         ga_minor_versions=_ga_minor_versions(k8s_versions, notes),
+        extension_versions=extension_type_versions(versions) if versions is not None else None,
+        extension_versions_train=versions_train if versions is not None else None,
         cli_version=_text(cli_version),
         unknowns=tuple(notes),
         **values,
@@ -646,12 +664,25 @@ def _arc_values(cluster, notes):
 # I/O: one read-only pass over ARM. Nothing else in the package reads the cluster.
 # ==============================================================================================
 
-CONTAINER_SERVICE_API = '2024-09-01'
-CONNECTED_CLUSTER_API = '2024-01-01'
-RESOURCES_API = '2022-09-01'
-SKUS_API = '2021-07-01'
-EXTENSIONS_API = '2023-05-01'
 MAX_PARALLEL_READS = 6
+
+
+RELAY_PROVIDER = "Microsoft.Relay"
+
+
+def required_providers(ref, intent=None):
+    """Resource providers the subscription must have registered for the extension on this cluster type.
+
+    On Arc, deploy creates an Azure Relay (namespace, hybrid connection, rule) before the extension: that needs
+    Microsoft.Relay too, unless the user brings their own relay (``intent.creates_relay`` False). Without an intent
+    (gathering facts) every provider that may be needed is listed.
+    """
+    if ref.is_aks:
+        return ("Microsoft.KubernetesConfiguration",)
+    providers = ("Microsoft.KubernetesConfiguration", "Microsoft.Kubernetes", "Microsoft.ExtendedLocation")
+    if intent is None or getattr(intent, "creates_relay", None) is not False:
+        providers += (RELAY_PROVIDER,)
+    return providers
 
 
 def _cluster_api(ref):
@@ -668,32 +699,27 @@ def get_cluster(client, ref) -> dict:
 
 def cluster_not_found(client, ref):
     from azure.cli.core.azclierror import ResourceNotFoundError
-    group = arm_get(client, '/subscriptions/{}/resourcegroups/{}'.format(ref.subscription_id, ref.resource_group),
+    group = arm_get(client, f'/subscriptions/{ref.subscription_id}/resourcegroups/{ref.resource_group}',
                     RESOURCES_API)
     if group.status == 404:
         return ResourceNotFoundError(
-            "The resource group '{}' was not found in subscription {}.".format(ref.resource_group,
-                                                                               ref.subscription_id),
+            f"The resource group '{ref.resource_group}' was not found in subscription {ref.subscription_id}.",
             'Check --resource-group and the subscription (az account show); az group list -o table lists the '
             'resource groups.')
     other = ClusterRef(ref.subscription_id, ref.resource_group, ref.cluster_name,
                        CONNECTED if ref.is_aks else MANAGED)
     if arm_get(client, other.resource_id, _cluster_api(other)).status != 404:
         return ResourceNotFoundError(
-            "{} was not found, but resource group '{}' has an {} of that name.".format(
-                _what(ref), ref.resource_group, 'Azure Arc-enabled cluster' if other.is_arc else 'AKS cluster'),
-            'Use --cluster-type {}.'.format(other.cluster_type))
+            f"{_what(ref)} was not found, but resource group '{ref.resource_group}' has an {'Azure Arc-enabled cluster' if other.is_arc else 'AKS cluster'} of that name.",
+            f'Use --cluster-type {other.cluster_type}.')
     return ResourceNotFoundError(
-        '{} was not found ({}).'.format(_what(ref), ref.resource_id),
-        'Check --cluster-name, --resource-group and --cluster-type; {} lists the clusters of the group.'.format(
-            'az aks list -g {} -o table'.format(ref.resource_group) if ref.is_aks else
-            'az connectedk8s list -g {} -o table'.format(ref.resource_group)))
+        f'{_what(ref)} was not found ({ref.resource_id}).',
+        f"Check --cluster-name, --resource-group and --cluster-type; {(f'az aks list -g {ref.resource_group} -o table' if ref.is_aks else f'az connectedk8s list -g {ref.resource_group} -o table')} lists the clusters of the group.")
 
 
 def _what(ref):
-    return "The {} '{}' (type {}/{}) in resource group '{}'".format(
-        'AKS cluster' if ref.is_aks else 'Azure Arc-enabled cluster', ref.cluster_name, ref.cluster_rp,
-        ref.cluster_type, ref.resource_group)
+    return (f"The {'AKS cluster' if ref.is_aks else 'Azure Arc-enabled cluster'} '{ref.cluster_name}' (type "
+            f"{ref.cluster_rp}/{ref.cluster_type}) in resource group '{ref.resource_group}'")
 
 
 def _needs_trusted_access(cluster: dict) -> bool:
@@ -733,35 +759,49 @@ def _body(response):
 
 
 def extensions_path(ref):
-    return ref.resource_id + '/providers/Microsoft.KubernetesConfiguration/extensions'
+    return f"{ref.resource_id}/providers/Microsoft.KubernetesConfiguration/extensions"
 
 
-def gather_facts(client, ref, *, full=True, cli_version=None):
+def versions_path(ref):
+    return f'{ref.resource_id}/providers/{EXTENSIONS_RP}/extensionTypes/{AZUREML_EXTENSION_TYPE.lower()}/versions'
+
+
+def read_extension_versions(client, ref, release_train):
+    """The AzureML extension's versions for ``release_train`` (ExtensionTypes_ClusterListVersions), or None when
+    they cannot be read (the check then cannot run; it never blocks by itself)."""
+    response = _quiet(arm_get, client, versions_path(ref), EXTENSION_TYPES_API,
+                      {'releaseTrain': (release_train or DEFAULT_RELEASE_TRAIN).lower()})
+    return _body(response)
+
+
+def gather_facts(client, ref, *, full=True, cli_version=None, versions_train=None):
     """Read the cluster, then everything that depends on it, concurrently; return ``ClusterFacts``.
 
     The cluster GET goes first (it also fetches the token the concurrent reads then share); each other read is
-    sent at most once, and only when a check needs it.
+    sent at most once, and only when a check needs it. ``versions_train``: also read the extension type's versions
+    of that release train (to check a pinned --version).
     """
     cluster = get_cluster(client, ref)
     if not full:
-        return facts_from_bodies(ref, cluster, cli_version=cli_version)
+        versions = read_extension_versions(client, ref, versions_train) if versions_train else None
+        return facts_from_bodies(ref, cluster, cli_version=cli_version, versions=versions,
+                                 versions_train=versions_train)
     location = str(cluster.get('location') or '').lower().replace(' ', '')
-    sub = '/subscriptions/{}'.format(ref.subscription_id)
-    from azext_amlk8s.prereqs import required_providers
+    sub = f'/subscriptions/{ref.subscription_id}'
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_READS) as pool:
         extensions = pool.submit(_quiet, arm_list, client, extensions_path(ref), EXTENSIONS_API)
-        providers = {ns: pool.submit(_quiet, arm_get, client, '{}/providers/{}'.format(sub, ns), RESOURCES_API)
+        providers = {ns: pool.submit(_quiet, arm_get, client, f'{sub}/providers/{ns}', RESOURCES_API)
                      for ns in required_providers(ref)}
         versions = skus = trusted = None
         if location:
-            versions = pool.submit(_quiet, arm_get, client, '{}/providers/Microsoft.ContainerService/locations/{}/'
-                                   'kubernetesVersions'.format(sub, location), CONTAINER_SERVICE_API)
+            versions = pool.submit(_quiet, arm_get, client, f'{sub}/providers/Microsoft.ContainerService/locations/{location}/kubernetesVersions', CONTAINER_SERVICE_API)
         if location and ref.is_aks:
-            skus = pool.submit(_quiet, arm_get, client, '{}/providers/Microsoft.Compute/skus'.format(sub), SKUS_API,
-                               {'$filter': "location eq '{}'".format(location)}, object_hook=_sku_keeper(cluster))
+            skus = pool.submit(_quiet, arm_get, client, f'{sub}/providers/Microsoft.Compute/skus', SKUS_API,
+                               {'$filter': f"location eq '{location}'"}, object_hook=_sku_keeper(cluster))
         if ref.is_aks and _needs_trusted_access(cluster):
-            trusted = pool.submit(_quiet, arm_get, client, ref.resource_id + '/trustedAccessRoleBindings',
+            trusted = pool.submit(_quiet, arm_get, client, f"{ref.resource_id}/trustedAccessRoleBindings",
                                   CONTAINER_SERVICE_API)
+        ext_versions = pool.submit(read_extension_versions, client, ref, versions_train) if versions_train else None
         return facts_from_bodies(
             ref, cluster,
             extensions=extensions.result(),
@@ -769,4 +809,83 @@ def gather_facts(client, ref, *, full=True, cli_version=None):
             k8s_versions=_body(versions.result()) if versions else None,
             skus=_body(skus.result()) if skus else None,
             trusted_access=_body(trusted.result()) if trusted else None,
+            versions=ext_versions.result() if ext_versions else None, versions_train=versions_train,
             cli_version=cli_version)
+
+
+# ==============================================================================================
+# The extension resource and its siblings (the other reads of the commands)
+# ==============================================================================================
+
+def is_azureml(extension) -> bool:
+    props = (extension or {}).get('properties') or {}
+    return str(props.get('extensionType') or '').lower() == AZUREML_EXTENSION_TYPE.lower()
+
+
+def state_of(extension) -> str:
+    """The extension's provisioningState in lower case ('' when absent)."""
+    return str(((extension or {}).get('properties') or {}).get('provisioningState') or '').lower()
+
+
+def read_extension(client, ref, name):
+    """The extension's ARM body, or None when it does not exist."""
+    response = arm_get(client, ref.extension_id(name), EXTENSIONS_API)
+    return None if response.status == 404 else response.body
+
+
+def azureml_extensions(client, ref):
+    """The AzureML extensions on the cluster (every page of the list)."""
+    return [item for item in arm_list(client, extensions_path(ref), EXTENSIONS_API) or [] if is_azureml(item)]
+
+
+def extension_not_found(client, ref, name):
+    """The error for a missing extension; a missing cluster (or group) gets its own message."""
+    from azure.cli.core.azclierror import ResourceNotFoundError
+    get_cluster(client, ref)
+    return ResourceNotFoundError(
+        f"The extension '{name}' was not found on {ref.display}.",
+        f'List the AzureML extensions of the cluster with az amlk8s list {ref.cli_args}.')
+
+
+def existing_azureml(client, ref, name, action, *, idle=True):
+    """The extension, which must exist and be an AzureML one (amlk8s leaves other types to az k8s-extension); with
+    ``idle``, refused while an operation runs on it."""
+    from azure.cli.core.azclierror import InvalidArgumentValueError, ValidationError
+    extension = read_extension(client, ref, name)
+    if extension is None:
+        raise extension_not_found(client, ref, name)
+    if not is_azureml(extension):
+        raise InvalidArgumentValueError(
+            "The extension '{}' on {} is of type {}, not {}.".format(
+                name, ref.display, (extension.get('properties') or {}).get('extensionType'), AZUREML_EXTENSION_TYPE),
+            f'amlk8s manages only AzureML extensions: use az k8s-extension {action} for it.')
+    state = state_of(extension)
+    if idle and state in BUSY_STATES:
+        raise ValidationError(
+            f"The extension '{name}' is {state} right now; a new operation would fail with \"operation still in "
+            "progress\".",
+            f'Wait for it: az amlk8s wait {ref.cli_args} -n {shell_quote(name)} {WAIT_FLAG_FOR_STATE[state]}')
+    return extension
+
+
+def cluster_and_siblings(client, ref, name):
+    """The cluster resource (None when it cannot be read) and the names of the other AzureML extensions on it, read
+    concurrently: verify's verdict depends on both."""
+    from azure.core.exceptions import HttpResponseError
+
+    def cluster():
+        try:
+            response = arm_get(client, ref.resource_id, _cluster_api(ref))
+        except HttpResponseError:
+            return None
+        return response.body if response.status != 404 else None
+
+    def siblings():
+        try:
+            return [e.get('name') for e in azureml_extensions(client, ref)
+                    if str(e.get('name') or '').lower() != name.lower()]
+        except HttpResponseError:
+            return []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        cluster_future, siblings_future = pool.submit(cluster), pool.submit(siblings)
+        return cluster_future.result(), siblings_future.result()

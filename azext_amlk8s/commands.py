@@ -13,7 +13,7 @@ def load_command_table(loader, _):
                             client_factory=_client_factory)
 
     with loader.command_group('amlk8s', custom_command_type=custom, is_preview=True) as g:
-        g.custom_command('deploy', 'deploy', supports_no_wait=True)
+        g.custom_command('deploy', 'deploy', supports_no_wait=True, table_transformer=_format.deploy_table)
         g.custom_command('check', 'check', table_transformer=_format.check_table)
         g.custom_command('verify', 'verify', table_transformer=_format.verify_table)
         g.custom_show_command('show', 'show', table_transformer=_format.extension_table)

@@ -29,6 +29,9 @@ from azext_amlk8s._text import shell_quote
 
 VERDICT_HEALTHY, VERDICT_IN_PROGRESS, VERDICT_FAILED = 'Healthy', 'InProgress', 'Failed'
 VERDICT_DEGRADED, VERDICT_NOT_AZUREML = 'Degraded', 'NotAzureML'
+# The extension says Succeeded, but the cluster is offline (Arc) or stopped (AKS): what Azure shows is the agents'
+# last report, and nothing in the cluster can be running (stopped) or confirmed (offline).
+VERDICT_STALE = 'Stale'
 
 IN_PROGRESS_STATES = ('creating', 'updating', 'deleting', 'pending', 'accepted')
 
@@ -87,7 +90,7 @@ class Rule:  # pylint: disable=too-many-instance-attributes
         kind = fields.get('_kind', '')
         for applies_to, sentence in self.cluster_fix:
             if not kind or kind == applies_to:
-                fix = fix + ' ' + sentence
+                fix = f"{fix} {sentence}"
         return Diagnosis(self.code, self.title, _fill(self.diagnosis, fields), _fill(fix, fields), self.critical)
 
 
@@ -126,10 +129,10 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
     # --- HealthCheck codes (arcml-healthcheck report); below E45000 critical, above diagnostic -------------------
     Rule('E40000', 'UNKNOWN_ERROR', (r'(?-i:\bE40000\b)',),
          'The HealthCheck hook hit an error it could not classify.',
-         'Read the HealthCheck logs and report: kubectl logs healthcheck -n azureml; '
-         'kubectl describe configmap -n azureml arcml-healthcheck. See ' + TSG_LINK + '.'),
+         f"Read the HealthCheck logs and report: kubectl logs healthcheck -n azureml; kubectl describe configmap -n "
+         f"azureml arcml-healthcheck. See {TSG_LINK}."),
     Rule('E40001', 'LOAD_BALANCER_NOT_SUPPORT',
-         (r'(?-i:\bE40001\b)', r'(?<!internal[_ ])(?<!internal)' + _const('LOAD_BALANCER_NOT_SUPPORT')),
+         (r'(?-i:\bE40001\b)', rf"(?<!internal[_ ])(?<!internal){_const('LOAD_BALANCER_NOT_SUPPORT')}"),
          'The inference router asks for a Service of type LoadBalancer, but the cluster cannot provision load '
          'balancers (most on-premises clusters cannot).',
          'Configure a load balancer for the cluster, or expose the router another way: '
@@ -185,15 +188,14 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
     Rule('E45002', 'PROMETHEUS_CONFLICT',
          (r'(?-i:\bE45002\b)', _const('PROMETHEUS_CONFLICT')),
          'A Prometheus Operator already in the cluster conflicts with the one the extension installs.',
-         'Reuse yours: az amlk8s update {target} --install-prom-op false, make it watch namespace azureml and '
-         'create the prom-kubelet ServiceMonitor with label release: {name} '
-         '(bring-your-own steps: ' + TSG_LINK + ').',
+         f"Reuse yours: az amlk8s update {{target}} --install-prom-op false, make it watch namespace azureml and "
+         f"create the prom-kubelet ServiceMonitor with label release: {{name}} (bring-your-own steps: {TSG_LINK}).",
          critical=False),
     Rule('E45003', 'BAD_NETWORK_CONNECTIVITY',
          (r'(?-i:\bE45003\b)', _const('BAD_NETWORK_CONNECTIVITY')),
          'The cluster cannot reach the Azure endpoints the extension needs.',
-         'Allow the outbound endpoints listed at ' + NETWORK_REQUIREMENTS_LINK + '; with private links, check '
-         'that the workspace name resolves to a private IP from inside the cluster.',
+         f"Allow the outbound endpoints listed at {NETWORK_REQUIREMENTS_LINK}; with private links, check that the "
+         "workspace name resolves to a private IP from inside the cluster.",
          critical=False,
          cluster_fix=(('arc', 'On Azure Arc behind a proxy, 127.0.0.1,localhost must be in the proxy skip range: '
                               'az connectedk8s update -g {rg} -n {cluster} --proxy-skip-range '
@@ -212,14 +214,13 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
     Rule('E49999', 'CHECKER_PANIC',
          (r'(?-i:\bE49999\b)', _const('CHECKER_PANIC')),
          'A HealthCheck checker crashed, so its result is unknown.',
-         'Collect kubectl logs healthcheck -n azureml and the arcml-healthcheck report '
-         '(kubectl describe configmap -n azureml arcml-healthcheck) and share them with support '
-         '(' + TSG_LINK + ').',
+         f"Collect kubectl logs healthcheck -n azureml and the arcml-healthcheck report (kubectl describe configmap -n "
+         f"azureml arcml-healthcheck) and share them with support ({TSG_LINK}).",
          critical=False),
     Rule('healthcheck-unknown-code', 'HEALTHCHECK_ERROR', (r'(?-i:\bE4\d{4}\b)',),
          'The HealthCheck hook reported an error code that az amlk8s does not know.',
-         'Read the report: kubectl describe configmap -n azureml arcml-healthcheck; '
-         'kubectl logs healthcheck -n azureml. See ' + TSG_LINK + '.',
+         f"Read the report: kubectl describe configmap -n azureml arcml-healthcheck; kubectl logs healthcheck -n "
+         f"azureml. See {TSG_LINK}.",
          superseded_by=_KNOWN_E_CODES),
 
     # --- platform and service texts --------------------------------------------------------------------------
@@ -228,7 +229,8 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          'The cluster\'s extension agents were offline for more than 48 hours, so the service discarded the '
          'protected settings (TLS key and certificate, relay connection string) and marked the extension Failed.',
          'Restore the cluster\'s connectivity, then apply the extension again with all its settings, including the '
-         'protected ones (for example --ssl-cert-pem-file and --ssl-key-pem-file): az amlk8s deploy {target} <settings>',
+         'protected ones (for example --ssl-cert-pem-file and --ssl-key-pem-file): az amlk8s deploy {target} '
+         '<settings>',
          cluster_fix=(('arc', 'On Azure Arc, check the agents first: az connectedk8s show -g {rg} -n {cluster} '
                               '--query connectivityStatus.'),)),
 
@@ -256,9 +258,8 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          also=(_OWNERSHIP,)),
     Rule('prometheus-ownership', 'PROMETHEUS_OBJECTS_CONFLICT', (r'monitoring\.coreos\.com', r'prometheus'),
          'Prometheus Operator objects ({conflict}) already exist and are not owned by this release.',
-         'Reuse your Prometheus Operator: az amlk8s update {target} --install-prom-op false, make it watch '
-         'namespace azureml and create the prom-kubelet ServiceMonitor with label release: {name} '
-         '(bring-your-own steps: ' + TSG_LINK + ').',
+         f"Reuse your Prometheus Operator: az amlk8s update {{target}} --install-prom-op false, make it watch "
+         f"namespace azureml and create the prom-kubelet ServiceMonitor with label release: {{name}} (bring-your-own steps: {TSG_LINK}).",
          also=(_OWNERSHIP,)),
     Rule('helm-ownership-conflict', 'RESOURCE_CONFLICT', (_OWNERSHIP,),
          '{conflict} already exists in the cluster and is not owned by this release.',
@@ -274,7 +275,8 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          'The admission webhook of the extension\'s ingress-nginx controller did not answer in time while the '
          'chart was installing; this happens on busy clusters and when another ingress-nginx already uses the '
          'class k8s.io/ingress-nginx.',
-         'Retry: az amlk8s deploy {target} <settings>. If the cluster already runs ingress-nginx, give AzureML its own class: '
+         'Retry: az amlk8s deploy {target} <settings>. If the cluster already runs ingress-nginx, give AzureML its own '
+         'class: '
          'az amlk8s update {target} --config nginxIngress.controller=k8s.io/amlarc-ingress-nginx. '
          'kubectl get pods -n azureml shows whether the controller is starting.',
          also=(r'failed (?:calling|to call) webhook',)),
@@ -291,7 +293,8 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          'Helm already has a release with this name: an earlier AzureML install still being cleaned up, or '
          'another chart.',
          'List the releases with helm list -Aa. If {name} belongs to another chart, use another extension name '
-         '(-n). If it is an earlier AzureML install, wait about an hour and retry az amlk8s deploy {target} <settings>, or '
+         '(-n). If it is an earlier AzureML install, wait about an hour and retry az amlk8s deploy {target} '
+         '<settings>, or '
          'remove it first with az amlk8s delete {target} --yes and deploy again.'),
     Rule('helm-operation-in-progress', 'OPERATION_IN_PROGRESS',
          (r'earlier operation for the helm chart is still in progress',
@@ -303,19 +306,20 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
     Rule('namespace-terminating', 'NAMESPACE_TERMINATING', (r'being terminated',),
          'The azureml namespace is still being deleted by an earlier uninstall, so nothing can be created in it.',
          'Wait for the delete to finish (az amlk8s wait {target} --deleted; kubectl get namespace azureml returns '
-         'NotFound when it is done), then run az amlk8s deploy {target} <settings> again. Do not install or update while a '
+         'NotFound when it is done), then run az amlk8s deploy {target} <settings> again. Do not install or update '
+         'while a '
          'delete runs.'),
     Rule('chart-not-found', 'CHART_NOT_FOUND',
          (r'chart path not found', r'failed in download(?:ing)? the chart'),
          'The requested chart version does not exist, usually a --version that does not exist or does not belong '
          'to the --release-train.',
-         'Omit --version to get the latest, or pick a version listed by ' + _VERSIONS_CMD + ', then run '
-         'az amlk8s deploy {target} <settings> again.'),
+         f"Omit --version to get the latest, or pick a version listed by {_VERSIONS_CMD}, then run az amlk8s deploy "
+         f"{{target}} <settings> again."),
     Rule('kubernetes-version', 'KUBERNETES_API_NOT_SERVED', (r'no matches for kind',),
          'The chart uses a Kubernetes API that this cluster does not serve: the Kubernetes version is outside '
          'the supported window (N-2 of AKS), or the pinned extension version is too old for it.',
-         'Check kubectl version; use a supported Kubernetes version and an extension version that supports it '
-         '(omit --version, or pick one from ' + _VERSIONS_CMD + ').',
+         f"Check kubectl version; use a supported Kubernetes version and an extension version that supports it (omit "
+         f"--version, or pick one from {_VERSIONS_CMD}).",
          cluster_fix=(('aks', 'On AKS: az aks get-upgrades -g {rg} -n {cluster}, then '
                               'az aks upgrade -g {rg} -n {cluster} --kubernetes-version <version>.'),)),
     Rule('provider-not-registered', 'PROVIDER_NOT_REGISTERED',
@@ -335,7 +339,8 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          'unless AKS Trusted Access is set up for the workspace.'),
     Rule('relay-missing', 'RELAY_NOT_CONFIGURED', (r'relay resource id or connection string are not provided',),
          'The extension has no Azure Relay settings, so AzureML cannot reach the Arc cluster.',
-         'Run az amlk8s deploy {target} <settings> again; it creates or reuses the Azure Relay in resource group {rg}.'),
+         'Run az amlk8s deploy {target} <settings> again; it creates or reuses the Azure Relay in resource group '
+         '{rg}.'),
     Rule('not-connectable', 'EXTENSION_NOT_CONNECTABLE', (r'not connectable',),
          'AzureML could not reach the extension in the cluster.',
          'Detach and attach the compute again (az ml compute detach, then az ml compute attach), and check that '
@@ -360,8 +365,8 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          (r'health ?check (?:pod )?failed', r'hooks? failed[^.]{0,80}healthcheck'),
          'The HealthCheck hook that runs before every install, upgrade, rollback and delete found a blocking '
          'problem in the cluster.',
-         'Read the HealthCheck report: ' + _HC_REPORT + ' (or kubectl describe configmap -n azureml '
-         'arcml-healthcheck) and fix the E4xxxx codes it lists; kubectl logs healthcheck -n azureml has the details.'),
+         f"Read the HealthCheck report: {_HC_REPORT} (or kubectl describe configmap -n azureml arcml-healthcheck) and "
+         "fix the E4xxxx codes it lists; kubectl logs healthcheck -n azureml has the details."),
     Rule('helm-timeout', 'INSTALL_TIMED_OUT',
          (r'timed out waiting for the condition', r'status not populated', r'unable to get the status from the '
                                                                            r'local crd'),
@@ -466,7 +471,7 @@ def _text_fields(text: str) -> Dict[str, str]:
         fields['conflict'] = f'{kind} "{name}"'
         fields['conflict_ref'] = f'{_KUBECTL_KIND.get(kind.lower(), kind.lower())} {name}'
         if _safe_token(namespace):
-            fields['conflict_ref'] += ' -n ' + namespace
+            fields['conflict_ref'] += f" -n {namespace}"
     elif _rx('volcano').search(text):
         fields['conflict'] = 'CustomResourceDefinition "jobs.batch.volcano.sh"'
         fields['conflict_ref'] = 'crd jobs.batch.volcano.sh'
@@ -517,10 +522,9 @@ def diagnose_text(text: str, ctx: Optional[Context] = None) -> List[Diagnosis]:
     return [rule.render(fields) for rule in matched]
 
 
-_UNKNOWN_FIX = ('See ' + TSG_LINK + ' and check the cluster: kubectl get pods -n azureml; '
-                'kubectl get events -n azureml --sort-by=.lastTimestamp; '
-                'kubectl describe configmap -n azureml arcml-healthcheck; helm list -a -n azureml; '
-                'helm history -n azureml {name}.')
+_UNKNOWN_FIX = (f"See {TSG_LINK} and check the cluster: kubectl get pods -n azureml; kubectl get events -n azureml "
+                "--sort-by=.lastTimestamp; kubectl describe configmap -n azureml arcml-healthcheck; "
+                "helm list -a -n azureml; helm history -n azureml {name}.")
 
 
 def unknown_diagnosis(ctx: Optional[Context] = None) -> Diagnosis:
@@ -626,7 +630,7 @@ def _redact(text: str) -> str:
 
 def _trim(text: str, limit: int) -> str:
     text = text.strip()
-    return text if len(text) <= limit else text[:limit - 3].rstrip() + '...'
+    return text if len(text) <= limit else f"{text[:limit - 3].rstrip()}..."
 
 
 def _one_line(text: str) -> str:
@@ -749,18 +753,16 @@ def _state_finding(state_text: str, verdict: str, fields: Mapping[str, str]) -> 
             fix = ('The extension is being deleted: az amlk8s wait {target} --deleted, then az amlk8s deploy '
                    '{target} <settings> to install it again.')
         else:
-            fix = ('Wait for it: az amlk8s verify {target} --wait (or az amlk8s wait {target} '
-                   + ('--updated' if state == 'updating' else '--created') + '). It can stay Pending for the first '
-                   'few minutes; kubectl get pods -n azureml shows the progress.')
+            fix = f"Wait for it: az amlk8s verify {{target}} --wait (or az amlk8s wait {{target}} {'--updated' if state == 'updating' else '--created'}). It can stay Pending for the first few minutes; kubectl get pods -n azureml shows the progress."
         diag = Diagnosis('in-progress', 'IN_PROGRESS',
                          f'An operation on the extension is still running (provisioningState {state_text}).',
                          _fill(fix, fields), False)
-        return _finding('provisioningState', 'warning', [diag], 'provisioningState: ' + state_text)
+        return _finding('provisioningState', 'warning', [diag], f"provisioningState: {state_text}")
     if verdict == VERDICT_FAILED:
         diag = Diagnosis(UNKNOWN_CODE, 'FAILED_WITHOUT_DETAILS',
                          'The extension is not Succeeded and the service gave no error details.',
                          _fill(_UNKNOWN_FIX, fields), True)
-        return _finding('provisioningState', 'error', [diag], 'provisioningState: ' + (state_text or '(not reported)'))
+        return _finding('provisioningState', 'error', [diag], f"provisioningState: {state_text or '(not reported)'}")
     return None
 
 
@@ -843,8 +845,8 @@ def _inference_checks(settings: Mapping[str, Any], kind: str) -> List[Tuple[str,
                        f'sslSecret={ssl_secret}, scoringFe.sslSecret is not set',
                        'sslSecret is set but scoringFe.sslSecret, the key the chart reads, is missing (the CLI '
                        'derives it; ARM templates and Terraform do not), so the router finds no certificate.',
-                       'az amlk8s update {target} --ssl-secret ' + (_safe_token(ssl_secret) or '<kubernetes-secret>')
-                       + ' (it sets both keys).'))
+                       f"az amlk8s update {{target}} --ssl-secret {_safe_token(ssl_secret) or '<kubernetes-secret>'} "
+                       "(it sets both keys)."))
     return checks
 
 
@@ -866,16 +868,90 @@ def _endpoint(settings: Mapping[str, Any]) -> dict:
 def _verdict(ext_type: str, state: str, findings: Sequence[dict]) -> str:
     if ext_type and ext_type.lower() != AZUREML_EXTENSION_TYPE.lower():
         return VERDICT_NOT_AZUREML
+    if any(f['code'] in _STALE_CODES for f in findings):
+        return VERDICT_STALE
     if state == 'succeeded':
-        troubled = any(f['level'] != 'info' and f['source'].startswith('statuses') for f in findings)
+        troubled = any(f['level'] != 'info' and (f['source'].startswith('statuses') or f['source'] == 'cluster')
+                       for f in findings)
         return VERDICT_DEGRADED if troubled else VERDICT_HEALTHY
     if state in IN_PROGRESS_STATES:
         return VERDICT_IN_PROGRESS
     return VERDICT_FAILED   # Failed, Canceled, anything unknown, or no state at all
 
 
-def build_report(extension: Mapping, ctx: Context) -> dict:
-    """The verify report for one extension resource (a plain, JSON-able dict with a stable key order)."""
+_STALE_CODES = ('cluster-offline', 'cluster-stopped')
+
+
+def _days_since(timestamp: str, now: Optional[float]) -> Optional[float]:
+    import datetime
+    import time
+    text = _str(timestamp).strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(re.sub(r'(\.\d{6})\d*', r'\1', text.replace('Z', '+00:00')))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, ((now if now is not None else time.time()) - moment.timestamp()) / 86400.0)
+
+
+def cluster_findings(cluster: Optional[Mapping], others: Sequence[str], fields: Mapping[str, str],
+                     now: Optional[float] = None) -> List[dict]:
+    """What the cluster resource says about trusting the extension's state: an Arc cluster not Connected, a stopped
+    or failed AKS cluster, and other AzureML extensions on the same cluster (only one is supported)."""
+    found = []
+    props = cluster.get('properties') if isinstance(cluster, Mapping) else None
+    props = props if isinstance(props, Mapping) else {}
+    kind = fields['_kind']
+    connectivity = _str(props.get('connectivityStatus')).strip()
+    if kind == 'arc' and connectivity and connectivity.lower() != 'connected':
+        days = _days_since(props.get('lastConnectivityTime'), now)
+        since = (f" since {_str(props.get('lastConnectivityTime'))} ({days:.0f} day{'s' if round(days) != 1 else ''})"
+                 if days is not None else '')
+        fix = ('Bring the Arc agents back online (kubectl get pods -n azure-arc; check their outbound access), then '
+               'run az amlk8s verify {target} again: az connectedk8s show -g {rg} -n {cluster} --query '
+               'connectivityStatus must say Connected.')
+        if connectivity.lower() == 'expired':
+            fix = ('The agents\' certificate expired: reconnect the cluster (az connectedk8s delete -g {rg} -n '
+                   '{cluster}, then az connectedk8s connect -g {rg} -n {cluster}) and deploy the extension again.')
+        found.append(_finding('cluster', 'error', [Diagnosis(
+            'cluster-offline', 'CLUSTER_NOT_CONNECTED',
+            f'The Azure Arc-enabled cluster is {connectivity}{since}: the extension\'s state in Azure is the agents\' '
+            'last report and cannot be trusted; after 48 hours offline extensions turn Failed.',
+            _fill(fix, fields), True)], f'connectivityStatus: {connectivity}'))
+    power = _str(_get(props, 'powerState').get('code') if isinstance(_get(props, 'powerState'), Mapping)
+                 else '').strip()
+    if kind == 'aks' and power.lower() == 'stopped':
+        found.append(_finding('cluster', 'error', [Diagnosis(
+            'cluster-stopped', 'CLUSTER_STOPPED',
+            'The AKS cluster is stopped: none of the extension\'s components runs, whatever its provisioningState.',
+            _fill('Start it: az aks start -g {rg} -n {cluster}, then run az amlk8s verify {target} again.', fields),
+            True)], 'powerState: Stopped'))
+    state = _str(props.get('provisioningState')).strip()
+    if state and state.lower() not in ('succeeded',) and props:
+        found.append(_finding('cluster', 'warning', [Diagnosis(
+            'cluster-state', 'CLUSTER_NOT_SUCCEEDED',
+            f'The cluster resource is in provisioning state {state}.',
+            _fill('See the cluster\'s error: az resource show --ids {cluster_id} --query properties', fields),
+            False)], f'cluster provisioningState: {state}'))
+    for other in others:
+        found.append(_finding('cluster', 'error', [Diagnosis(
+            'duplicate-extension', 'MORE_THAN_ONE_AZUREML_EXTENSION',
+            f'The cluster also has the AzureML extension {other!r}: only one is supported, and two conflict over the '
+            'same components in namespace azureml.',
+            f"{_fill('Keep one and delete the other: az amlk8s delete -g {rg} -c {cluster} -t {type} -n ', fields)}{shell_quote(other)} --yes", True)], f'another AzureML extension: {other}'))
+    return found
+
+
+def build_report(extension: Mapping, ctx: Context, cluster: Optional[Mapping] = None,
+                 others: Sequence[str] = (), now: Optional[float] = None) -> dict:
+    """The verify report for one extension resource (a plain, JSON-able dict with a stable key order).
+
+    ``cluster`` (the cluster resource as ARM returns it) and ``others`` (names of other AzureML extensions on the
+    cluster) add the findings of ``cluster_findings``; without them the verdict rests on the extension alone, and the
+    report says so (``clusterRead``)."""
     body, props = _split_body(extension)
     settings = _get(props, 'configurationSettings')
     settings = settings if isinstance(settings, Mapping) else {}
@@ -888,13 +964,15 @@ def build_report(extension: Mapping, ctx: Context) -> dict:
         settings = {}   # not ours: don't interpret (or echo) another extension's settings
 
     findings = _service_findings(props, ctx, state_text.lower()) if azureml else []
+    if azureml and (cluster is not None or others):
+        findings = cluster_findings(cluster, others, fields, now) + findings
     verdict = _verdict(ext_type, state_text.lower(), findings)
     if verdict == VERDICT_NOT_AZUREML:
         findings.append(_finding('extensionType', 'error', [Diagnosis(
             'not-azureml', 'NOT_AZUREML_EXTENSION',
             f'Extension {fields["name"]} is of type {ext_type}, not {AZUREML_EXTENSION_TYPE}.',
             _fill('Find the AzureML extension on this cluster with az amlk8s list -g {rg} -c {cluster} -t {type} and '
-                  'pass its name with -n.', fields), True)], 'extensionType: ' + ext_type))
+                  'pass its name with -n.', fields), True)], f"extensionType: {ext_type}"))
     else:
         state_finding = _state_finding(state_text, verdict, fields)
         if state_finding and (verdict == VERDICT_IN_PROGRESS or not any(f['level'] == 'error' for f in findings)):
@@ -916,6 +994,7 @@ def build_report(extension: Mapping, ctx: Context) -> dict:
         'endpoint': _endpoint(settings) if inference else None,
         'configurationSettings': public_settings(settings),
         'components': expected_components(settings, ctx.cluster_type, ctx.extension_name) if azureml else [],
+        'clusterRead': cluster is not None,
         'findings': findings,
         'nextSteps': _next_steps(verdict, state_text.lower(), findings, fields, inference),
     }
@@ -957,10 +1036,11 @@ def _next_steps(verdict: str, state: str, findings: Sequence[dict], fields: Mapp
     steps.append('See recent events: kubectl get events -n azureml --sort-by=.lastTimestamp')
     steps += {
         VERDICT_FAILED: ['Check the Helm release: helm list -a -n azureml; helm history -n azureml {name}',
-                         'Troubleshooting guide: ' + TSG_LINK],
+                         f"Troubleshooting guide: {TSG_LINK}"],
         VERDICT_DEGRADED: ['Check the Helm release: helm list -a -n azureml; helm history -n azureml {name}',
-                           'Troubleshooting guide: ' + TSG_LINK],
+                           f"Troubleshooting guide: {TSG_LINK}"],
         VERDICT_IN_PROGRESS: ['Wait for the operation to finish: az amlk8s verify {target} --wait'],
+        VERDICT_STALE: ['Bring the cluster back as the findings say, then verify again: az amlk8s verify {target}'],
         VERDICT_NOT_AZUREML: ['List the AzureML extensions on this cluster: az amlk8s list -g {rg} -c {cluster} '
                               '-t {type}'],
     }.get(verdict, [])
@@ -1001,7 +1081,7 @@ def failure_message(report: Any) -> str:
                 f"{_str(finding.get('diagnosis'))}")
         if finding.get('code') == UNKNOWN_CODE and finding.get('message'):
             text += f' Service message: "{_trim(_str(finding.get("message")), SUMMARY_MESSAGE_LIMIT)}".'
-        text += ' Fix: ' + _str(finding.get('fix'))
+        text += f" Fix: {_str(finding.get('fix'))}"
         for related in finding.get('related') or []:
             if isinstance(related, Mapping):
                 text += f" Also {_str(related.get('code'))} {_str(related.get('title'))}: {_str(related.get('fix'))}"

@@ -51,8 +51,9 @@ from dataclasses import dataclass, field, replace
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from azext_amlk8s._constants import NETWORK_REQUIREMENTS_LINK
-from azext_amlk8s.cluster import (
-    AZUREML_EXTENSION_TYPE, ML_TRUSTED_ACCESS_ROLE, ClusterFacts, minor_key, minor_version, shell_quote)
+from azext_amlk8s.cluster import (  # noqa: F401  (required_providers is part of the checks' vocabulary)
+    AZUREML_EXTENSION_TYPE, ML_TRUSTED_ACCESS_ROLE, RELAY_PROVIDER, ClusterFacts, minor_key, minor_version,
+    required_providers, shell_quote)
 
 PASS, WARNING, FAIL, UNKNOWN, IGNORED = "pass", "warning", "fail", "unknown", "ignored"
 STATUSES = (PASS, WARNING, FAIL, UNKNOWN, IGNORED)
@@ -70,6 +71,7 @@ class CheckResult:
     status: str
     finding: str
     fix: Optional[str] = None
+    ignorable: bool = True      # False: the service itself would refuse the write, so --ignore-check cannot help
 
     def to_dict(self):
         """The stable JSON shape for scripts."""
@@ -378,24 +380,6 @@ def check_cluster_state(facts, intent):  # pylint: disable=unused-argument
     return _result(cid, PASS, f"The {ref.display} is provisioned ({state}){running}.")
 
 
-RELAY_PROVIDER = "Microsoft.Relay"
-
-
-def required_providers(ref, intent=None):
-    """Resource providers the subscription must have registered for the extension on this cluster type.
-
-    On Arc, deploy creates an Azure Relay (namespace, hybrid connection, rule) before the extension: that needs
-    Microsoft.Relay too, unless the user brings their own relay (``intent.creates_relay`` False). Without an intent
-    (gathering facts) every provider that may be needed is listed.
-    """
-    if ref.is_aks:
-        return ("Microsoft.KubernetesConfiguration",)
-    providers = ("Microsoft.KubernetesConfiguration", "Microsoft.Kubernetes", "Microsoft.ExtendedLocation")
-    if intent is None or intent.creates_relay is not False:
-        providers += (RELAY_PROVIDER,)
-    return providers
-
-
 def check_provider_registration(facts, intent):
     cid = "provider-registration"
     states = {ns.lower(): state for ns, state in facts.providers.items()}
@@ -543,8 +527,7 @@ def check_outbound_network(facts, intent):  # pylint: disable=unused-argument
     if proxy:
         target = proxy.get("httpsProxy") or proxy.get("httpProxy")
         missing = [h for h in NO_PROXY_REQUIRED if h not in proxy.get("noProxy", ())]
-        notes.append(f"outbound traffic goes through the HTTP proxy {target}" +
-                     (f", and its noProxy lacks {_join(missing)}" if missing else ""))
+        notes.append(f"outbound traffic goes through the HTTP proxy {target}{(f', and its noProxy lacks {_join(missing)}' if missing else '')}")
         fixes.append(f"make the proxy allow the endpoints and keep {_join(NO_PROXY_REQUIRED)} in noProxy (with the "
                      f"cluster's service and pod ranges): `az aks update {ref.aks_args} --http-proxy-config "
                      "<proxy-config.json>`")
@@ -636,7 +619,7 @@ def check_openshift(facts, intent):
                        "needs extra steps.", "oc get scc privileged (this works only on OpenShift)")
     if not facts.is_openshift:
         return _result(cid, PASS, f"The distribution is {facts.distribution}, not OpenShift: no extra steps.")
-    users = " ".join("system:serviceaccount:" + account.format(extension=intent.extension_name)
+    users = " ".join(f"system:serviceaccount:{account.format(extension=intent.extension_name)}"
                      for account in OPENSHIFT_SCC_SERVICE_ACCOUNTS)
     return _result(
         cid, WARNING,
@@ -663,8 +646,9 @@ def check_existing_extension(facts, intent):
                    f"{ref.cli_args} -n {shell_quote(others[0][0])} <settings>`")
         else:
             fix = "Choose another name for the AzureML extension with --name, for example --name azureml-ext"
-        return _result(cid, FAIL, f"Extension {name!r} already exists on the cluster with type "
-                       f"{same_name[0][1] or '<unknown>'}.", fix)
+        return replace(_result(cid, FAIL, f"Extension {name!r} already exists on the cluster with type "
+                               f"{same_name[0][1] or '<unknown>'}; the type of an extension cannot change (Azure "
+                               "refuses the write).", fix), ignorable=False)
     if others:
         other, _, other_state, _ = others[0]
         state = f" ({other_state})" if other_state else ""
@@ -672,7 +656,8 @@ def check_existing_extension(facts, intent):
         if _same(other_state, "deleting"):
             fix = f"az amlk8s wait {ref.cli_args} -n {shell_quote(other)} --deleted"
         else:
-            fix = (f"Re-apply it with `az amlk8s deploy {ref.cli_args} -n {shell_quote(other)} <settings>`, or remove it "
+            fix = (f"Re-apply it with `az amlk8s deploy {ref.cli_args} -n {shell_quote(other)} <settings>`, or remove "
+                   "it "
                    f"first with `az amlk8s delete {ref.cli_args} -n {shell_quote(other)}`")
         return _result(cid, FAIL, finding, fix)
     if same_name:
@@ -1006,7 +991,7 @@ def run_checks(facts: ClusterFacts, intent: Intent, ignore: Iterable[str] = ()) 
         result = check(facts, intent)
         if result is None:
             continue
-        if result.status == FAIL and cid in ignored:
+        if result.status == FAIL and cid in ignored and result.ignorable:
             result = replace(result, status=IGNORED, finding=result.finding + IGNORED_SUFFIX)
         results.append(result)
     return results

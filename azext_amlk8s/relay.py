@@ -19,6 +19,10 @@ TAG_KEY = 'created_by'
 TAG_VALUE = 'amlk8s'
 K8S_EXTENSION_TAG_VALUE = 'Azure Arc-enabled ML'
 CLUSTER_TAG = 'amlk8s-cluster'
+# Relays made for an AzureML extension by a tool, which `delete --cleanup` removes: amlk8s and az k8s-extension tag
+# theirs (created_by). A relay without such a tag is the user's and is never deleted.
+DELETABLE_OWNERS = ('amlk8s', 'k8s-extension')
+OWNER_NAMES = {'amlk8s': 'amlk8s', 'k8s-extension': 'az k8s-extension', 'user': 'you'}
 
 
 def valid_name(text: str, suffix_len: int, max_len: int) -> str:
@@ -28,7 +32,7 @@ def valid_name(text: str, suffix_len: int, max_len: int) -> str:
         digest = hashlib.md5(text.encode('utf-8')).hexdigest()[:suffix_len]  # nosec: a name, not security
         normalized = normalized[:max_len - suffix_len] + digest
     if not normalized[:1].isalpha():
-        normalized = ('r' + normalized)[:max_len]
+        normalized = f"r{normalized}"[:max_len]
     return normalized
 
 
@@ -43,17 +47,16 @@ class RelayPlan:
 
     @property
     def namespace_id(self) -> str:
-        return '/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Relay/namespaces/{}'.format(
-            self.subscription_id, self.resource_group, self.namespace)
+        return f'/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/Microsoft.Relay/namespaces/{self.namespace}'
 
     @property
     def hybrid_connection_id(self) -> str:
-        return '{}/hybridConnections/{}'.format(self.namespace_id, self.hybrid_connection)
+        return f'{self.namespace_id}/hybridConnections/{self.hybrid_connection}'
 
 
 def plan_for(ref, location: str) -> RelayPlan:
     """The relay names for a cluster (the same as az k8s-extension chooses)."""
-    namespace = valid_name('{}-{}-{}-relay'.format(ref.cluster_name, ref.subscription_id, ref.resource_group),
+    namespace = valid_name(f'{ref.cluster_name}-{ref.subscription_id}-{ref.resource_group}-relay',
                            suffix_len=6, max_len=50)
     return RelayPlan(ref.subscription_id, ref.resource_group, (location or '').lower(), namespace,
                      ref.cluster_name)
@@ -72,25 +75,53 @@ def parse_hybrid_connection_id(resource_id: str) -> Optional[RelayPlan]:
     return RelayPlan(sub, group, '', namespace, hybrid)
 
 
-def _status(ex):
-    return getattr(ex, 'status_code', None) or getattr(getattr(ex, 'response', None), 'status_code', None)
+# Microsoft.Relay REST API (azure-rest-api-specs specification/relay, 2021-11-01): namespaces (PUT long-running,
+# DELETE long-running with Location), hybridConnections and their authorizationRules (PUT synchronous), listKeys
+# (POST). Sent as plain ARM requests on the extensions client's pipeline: no Relay SDK is imported (az 2.51 bundles
+# an azure-mgmt-relay of its own whose client class differs, and az puts its own packages first on sys.path).
+RELAY_API = '2021-11-01'
+_RELAY_WAIT_SECONDS = 600
 
 
-def _get_or_none(getter, *args):
-    from azure.core.exceptions import HttpResponseError
-    try:
-        return getter(*args)
-    except HttpResponseError as ex:
-        if _status(ex) == 404:
-            return None
-        raise
+def _path(plan: RelayPlan, *parts):
+    return '/'.join([plan.namespace_id] + list(parts))
+
+
+def _read(client, path):
+    from azext_amlk8s._transport import arm_get
+    response = arm_get(client, path, RELAY_API)
+    return None if response.status == 404 else (response.body or {})
+
+
+def _pause(headers):
+    import time
+    from azext_amlk8s._constants import POLLING_INTERVAL
+    from azext_amlk8s._transport import retry_after_seconds
+    wait = retry_after_seconds(headers)
+    time.sleep(min(max(wait if wait is not None else POLLING_INTERVAL, 0.05), 30))
+
+
+def _wait_for_namespace(client, plan: RelayPlan):
+    """Follow a namespace PUT to its end by the namespace's provisioningState (what the service reports)."""
+    import time
+    from azure.cli.core.azclierror import AzureResponseError
+    from azext_amlk8s._transport import arm_get
+    deadline = time.monotonic() + _RELAY_WAIT_SECONDS
+    while True:
+        response = arm_get(client, plan.namespace_id, RELAY_API)
+        state = str(((response.body or {}).get('properties') or {}).get('provisioningState') or '').lower()
+        if state == 'succeeded':
+            return
+        if state in ('failed', 'canceled') or time.monotonic() > deadline:
+            raise AzureResponseError(f"Creating the Azure Relay namespace {plan.namespace} ended {state or 'without a state'}.",
+                f'See the namespace: az relay namespace show -g {plan.resource_group} -n {plan.namespace}')
+        _pause(response.headers)
 
 
 def describe(client, plan: RelayPlan) -> dict:
     """Read-only: which of the relay's parts exist (for --dry-run)."""
-    namespace = _get_or_none(client.namespaces.get, plan.resource_group, plan.namespace)
-    hybrid = _get_or_none(client.hybrid_connections.get, plan.resource_group, plan.namespace,
-                          plan.hybrid_connection) if namespace is not None else None
+    namespace = _read(client, plan.namespace_id)
+    hybrid = _read(client, plan.hybrid_connection_id) if namespace is not None else None
     return {'namespace': plan.namespace_id, 'namespaceExists': namespace is not None,
             'hybridConnection': plan.hybrid_connection_id, 'hybridConnectionExists': hybrid is not None}
 
@@ -101,46 +132,38 @@ def ensure(client, plan: RelayPlan, cluster_id: str, progress=None) -> str:
     Every step reads first and creates only what is missing, so a rerun after a failed deploy reuses what the
     first run made. The key is read with logging disabled for that request: --debug never shows it.
     """
-    from azure.mgmt.relay import models
+    from azext_amlk8s._transport import arm_send
 
     def say(message):
         if progress:
             progress(message)
 
-    if _get_or_none(client.namespaces.get, plan.resource_group, plan.namespace) is None:
-        say('Creating Azure Relay namespace {} in {}'.format(plan.namespace, plan.location))
-        namespace = models.RelayNamespace(location=plan.location, sku=models.Sku(name='Standard', tier='Standard'),
-                                          tags={TAG_KEY: TAG_VALUE, CLUSTER_TAG: cluster_id[-256:]})
-        client.namespaces.begin_create_or_update(plan.resource_group, plan.namespace, namespace,
-                                                 polling_interval=2).result()
-    if _get_or_none(client.hybrid_connections.get, plan.resource_group, plan.namespace,
-                    plan.hybrid_connection) is None:
-        say('Creating hybrid connection {}'.format(plan.hybrid_connection))
-        client.hybrid_connections.create_or_update(
-            plan.resource_group, plan.namespace, plan.hybrid_connection,
-            models.HybridConnection(properties=models.HybridConnectionProperties(requires_client_authorization=True)))
-    if _get_or_none(client.hybrid_connections.get_authorization_rule, plan.resource_group, plan.namespace,
-                    plan.hybrid_connection, plan.rule) is None:
-        say('Creating authorization rule {} (Listen, Send, Manage)'.format(plan.rule))
-        client.hybrid_connections.create_or_update_authorization_rule(
-            plan.resource_group, plan.namespace, plan.hybrid_connection, plan.rule,
-            models.AuthorizationRule(properties=models.AuthorizationRuleProperties(rights=RULE_RIGHTS)))
-    keys = client.hybrid_connections.list_keys(plan.resource_group, plan.namespace, plan.hybrid_connection,
-                                               plan.rule, logging_enable=False)
-    return keys.primary_connection_string
+    if _read(client, plan.namespace_id) is None:
+        say(f'Creating Azure Relay namespace {plan.namespace} in {plan.location}')
+        arm_send(client, 'PUT', plan.namespace_id, RELAY_API, {
+            'location': plan.location, 'sku': {'name': 'Standard', 'tier': 'Standard'},
+            'tags': {TAG_KEY: TAG_VALUE, CLUSTER_TAG: cluster_id[-256:]}}, allow_404=False)
+        _wait_for_namespace(client, plan)
+    if _read(client, plan.hybrid_connection_id) is None:
+        say(f'Creating hybrid connection {plan.hybrid_connection}')
+        arm_send(client, 'PUT', plan.hybrid_connection_id, RELAY_API,
+                 {'properties': {'requiresClientAuthorization': True}}, allow_404=False)
+    rule = _path(plan, 'hybridConnections', plan.hybrid_connection, 'authorizationRules', plan.rule)
+    if _read(client, rule) is None:
+        say(f'Creating authorization rule {plan.rule} (Listen, Send, Manage)')
+        arm_send(client, 'PUT', rule, RELAY_API, {'properties': {'rights': RULE_RIGHTS}}, allow_404=False)
+    return read_connection_string(client, plan)
 
 
 def read_connection_string(client, plan: RelayPlan) -> Optional[str]:
-    """The rule's connection string (for update's re-supply), or None when the relay is gone."""
-    from azure.core.exceptions import HttpResponseError
-    try:
-        keys = client.hybrid_connections.list_keys(plan.resource_group, plan.namespace, plan.hybrid_connection,
-                                                   plan.rule, logging_enable=False)
-    except HttpResponseError as ex:
-        if _status(ex) == 404:
-            return None
-        raise
-    return keys.primary_connection_string
+    """The rule's connection string (for update's re-supply), or None when the relay is gone. The answer carries
+    the keys, so it is sent with logging disabled."""
+    from azext_amlk8s._transport import arm_post
+    rule = _path(plan, 'hybridConnections', plan.hybrid_connection, 'authorizationRules', plan.rule)
+    response = arm_post(client, f"{rule}/listKeys", RELAY_API, logging_enable=False)
+    if response.status == 404 or not response.body:
+        return None
+    return response.body.get('primaryConnectionString')
 
 
 @dataclass
@@ -160,10 +183,10 @@ def owned_resources(client, settings: dict) -> List[RelayFinding]:
     plan = parse_hybrid_connection_id(hc_id) if hc_id else None
     if plan is None:
         return []
-    namespace = _get_or_none(client.namespaces.get, plan.resource_group, plan.namespace)
+    namespace = _read(client, plan.namespace_id)
     if namespace is None:
         return [RelayFinding(plan.namespace_id, 'namespace', 'missing')]
-    tags = {k.lower(): v for k, v in (namespace.tags or {}).items()}
+    tags = {str(k).lower(): v for k, v in (namespace.get('tags') or {}).items()}
     created_by = tags.get(TAG_KEY)
     owner = 'amlk8s' if created_by == TAG_VALUE else 'k8s-extension' if created_by == K8S_EXTENSION_TAG_VALUE \
         else 'user'
@@ -171,7 +194,73 @@ def owned_resources(client, settings: dict) -> List[RelayFinding]:
             RelayFinding(plan.hybrid_connection_id, 'hybridConnection', owner)]
 
 
-def delete_namespace(client, resource_group: str, namespace: str, no_wait: bool = False):
-    poller = client.namespaces.begin_delete(resource_group, namespace, polling_interval=2)
-    if not no_wait:
-        poller.result()
+def delete_namespace(client, resource_group: str, namespace: str, subscription_id: str, no_wait: bool = False):
+    """DELETE the namespace (long-running, Location pattern); unless ``no_wait``, follow it to its end."""
+    import time
+    from azext_amlk8s._transport import arm_get, arm_send
+    path = f'/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/Microsoft.Relay/namespaces/{namespace}'
+    response = arm_send(client, 'DELETE', path, RELAY_API, allow_404=True)
+    location = response.headers.get('Location') if response.status == 202 else None
+    deadline = time.monotonic() + _RELAY_WAIT_SECONDS
+    while location and not no_wait and time.monotonic() < deadline:
+        _pause(response.headers)
+        response = arm_get(client, location, RELAY_API, allow_404=True)
+        if response.status != 202:
+            return
+
+
+def resupply_key(client, settings_now, protected, public):
+    """ARM replaces protected settings as a whole: put the Azure Relay's connection string (read back from the
+    relay the extension names) into ``protected``, and the hybrid connection's name into ``public`` when an older
+    extension lacks it."""
+    from azure.cli.core.azclierror import RequiredArgumentMissingError
+    from azext_amlk8s.settings import with_relay_key
+    plan = parse_hybrid_connection_id(settings_now.get('relayserver.hybridConnectionResourceID', ''))
+    connection = read_connection_string(client, plan) if plan else None
+    if connection is None:
+        raise RequiredArgumentMissingError(
+            'Changing protected settings replaces all of them, and the Azure Relay connection string of this Arc '
+            'extension could not be read back (the relay named by relayserver.hybridConnectionResourceID was not '
+            'found).', 'Pass it again: --config-protected relayServerConnectionString=<primary connection string of '
+                       'the azureml_rw rule>.')
+    with_relay_key(protected, connection)
+    if settings_now.get('relayserver.hybridConnectionName') != plan.hybrid_connection:
+        public['relayserver.hybridConnectionName'] = plan.hybrid_connection   # older extensions
+
+
+def delete_question(extension_name, ref, found, force, cleanup) -> str:
+    """The confirmation asked before a delete: what stops working, --force's meaning, and the relay's fate."""
+    lines = [f"Delete the AzureML extension '{extension_name}' from {ref.display}? Training jobs and inference "
+             "endpoints on this cluster stop working, and compute targets attached to it fail until it is deployed "
+             "again."]
+    if force:
+        lines.append('--force deletes the Azure resource even if the cluster cannot confirm the uninstall; '
+                     'components may stay in the cluster.')
+    ours = [f for f in found if f.owner in DELETABLE_OWNERS and f.kind == 'namespace']
+    if ours:
+        lines.append('The Azure Relay namespace {} (created by {} for this extension) is {}.'.format(
+            ours[0].resource_id.rsplit('/', 1)[-1], OWNER_NAMES[ours[0].owner],
+            'deleted too (--cleanup)' if cleanup else 'kept (add --cleanup to delete it)'))
+    return ' '.join(lines)
+
+
+def report_after_delete(client, found, cleanup, no_wait, say):
+    """Delete (with --cleanup) the relay a tool made for this extension, and say what happens to every relay."""
+    from azext_amlk8s._text import shell_quote
+    for finding in found:
+        if finding.kind != 'namespace' or finding.owner == 'missing':
+            continue
+        parts = finding.resource_id.split('/')
+        name, group, subscription = parts[-1], parts[4], parts[2]
+        maker = OWNER_NAMES.get(finding.owner, 'you')
+        if finding.owner in DELETABLE_OWNERS and cleanup:
+            delete_namespace(client, group, name, subscription, no_wait=no_wait)
+            say(f'Deleted the Azure Relay namespace {name} that {maker} created for this extension.')
+        elif finding.owner in DELETABLE_OWNERS:
+            say(f'Kept the Azure Relay namespace {name} that {maker} created for this extension (--cleanup would '
+                f'have deleted it). If nothing else uses it: az relay namespace delete -g {shell_quote(group)} -n '
+                f'{shell_quote(name)}')
+        else:
+            say(f'Kept the Azure Relay namespace {name}: it carries no tag of amlk8s or az k8s-extension, so it is '
+                f'yours and amlk8s never deletes it. If nothing else uses it: az relay namespace delete -g '
+                f'{shell_quote(group)} -n {shell_quote(name)}')

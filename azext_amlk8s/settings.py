@@ -26,119 +26,14 @@ from typing import Dict, List, Mapping, Optional, Tuple
 from azure.cli.core.azclierror import (InvalidArgumentValueError, MutuallyExclusiveArgumentError,
                                        RequiredArgumentMissingError)
 
-EXTENSION_TYPE = 'Microsoft.AzureML.Kubernetes'
-RELEASE_NAMESPACE = 'azureml'
-SCOPE = 'cluster'
-DEFAULT_RELEASE_TRAIN = 'stable'
-KNOWN_RELEASE_TRAINS = ('stable', 'preview')
-PROTECTED_PLACEHOLDER = '<protected>'
-TSG_LINK = 'https://aka.ms/arcmltsg'
+from azext_amlk8s._constants import (DEFAULT_RELEASE_TRAIN, EXTENSION_TYPE, KNOWN_RELEASE_TRAINS,  # noqa: F401
+                                     PROTECTED_PLACEHOLDER, RELEASE_NAMESPACE, SCOPE, TSG_LINK)
 
-# --- The catalogue ----------------------------------------------------------------------------------------------
+from azext_amlk8s._catalogue import (  # noqa: F401  (the catalogue's names, used by the rules and the tests)
+    BOOL, CATALOGUE, ENUM, HOSTNAME, IMPLIED_BY_RENAMED, K8S_NAME, NODE_SELECTOR_PREFIX, PATH, REMOVED, RENAMED,
+    RESOURCE_ID, SECRET_KEYS, TEXT, TYPED_FLAGS, UNSUPPORTED, Key)
 
-BOOL = 'bool'
-ENUM = 'enum'
-HOSTNAME = 'hostname'
-K8S_NAME = 'k8s-name'
-PATH = 'path'
-RESOURCE_ID = 'resource-id'
-TEXT = 'text'
-
-
-@dataclass(frozen=True)
-class Key:
-    name: str
-    kind: str
-    flag: Optional[str] = None              # the typed flag that sets it
-    choices: Tuple[str, ...] = ()           # canonical spellings for ENUM
-    protected: Optional[bool] = None        # True: must be protected; False: must be public; None: either
-    inference_only: bool = False
-    doc: str = ''
-
-
-CATALOGUE: Dict[str, Key] = {k.name: k for k in (
-    Key('enableTraining', BOOL, '--enable-training', protected=False,
-        doc='Training and batch inference support.'),
-    Key('enableInference', BOOL, '--enable-inference', protected=False, doc='Real-time inference support.'),
-    Key('allowInsecureConnections', BOOL, '--allow-insecure-connections', protected=False, inference_only=True,
-        doc='Serve inference over HTTP (development and test only).'),
-    Key('inferenceRouterServiceType', ENUM, '--inference-router-service-type',
-        choices=('LoadBalancer', 'NodePort', 'ClusterIP'), protected=False, inference_only=True,
-        doc='How the inference router (azureml-fe) is exposed.'),
-    Key('internalLoadBalancerProvider', ENUM, '--internal-load-balancer-provider', choices=('azure',),
-        protected=False, inference_only=True, doc='Use an internal Azure load balancer (AKS only).'),
-    Key('sslSecret', K8S_NAME, '--ssl-secret', protected=False, inference_only=True,
-        doc='Kubernetes secret in namespace azureml holding cert.pem and key.pem.'),
-    Key('sslCname', HOSTNAME, '--ssl-cname', protected=False, inference_only=True,
-        doc='The CNAME (FQDN) of the HTTPS inference endpoint.'),
-    Key('sslCertPemFile', PATH, '--ssl-cert-pem-file', inference_only=True,
-        doc='Local path of the PEM certificate (chain); its content is sent, protected, never the path.'),
-    Key('sslKeyPemFile', PATH, '--ssl-key-pem-file', inference_only=True,
-        doc='Local path of the PEM private key; its content is sent, protected, never the path.'),
-    Key('inferenceRouterHA', BOOL, '--inference-router-ha', protected=False, inference_only=True,
-        doc='Three inference router replicas (needs 3 nodes).'),
-    Key('installNvidiaDevicePlugin', BOOL, '--install-nvidia-device-plugin', protected=False),
-    Key('installPromOp', BOOL, '--install-prom-op', protected=False),
-    Key('installVolcano', BOOL, '--install-volcano', protected=False),
-    Key('installDcgmExporter', BOOL, '--install-dcgm-exporter', protected=False),
-    Key('clusterPurpose', ENUM, choices=('DevTest', 'FastProd'), protected=False),
-    Key('relayserver.hybridConnectionResourceID', RESOURCE_ID, protected=False,
-        doc='Bring-your-own Azure Relay hybrid connection (Arc).'),
-    Key('relayServerConnectionString', TEXT, protected=True,
-        doc='Connection string of the bring-your-own Azure Relay hybrid connection (Arc).'),
-    Key('isAKSMigration', BOOL, protected=False),
-    Key('openshift', BOOL, protected=False),
-    # Keys derived from the cluster; a user may still set them.
-    Key('domain', TEXT, protected=False),
-    Key('location', TEXT, protected=False),
-    Key('jobSchedulerLocation', TEXT, protected=False),
-    Key('cluster_name', TEXT, protected=False),
-    Key('cluster_name_friendly', TEXT, protected=False),
-    Key('clusterId', TEXT, protected=False),
-    Key('servicebus.enabled', BOOL, protected=False),
-    Key('relayserver.enabled', BOOL, protected=False),
-    Key('nginxIngress.enabled', BOOL, protected=False),
-    # Chart values documented by Microsoft outside the main table (passed through, listed for "did you mean").
-    Key('nginxIngress.controller', TEXT, protected=False),
-    Key('volcanoScheduler.schedulerConfigMap', K8S_NAME, protected=False),
-    Key('volcanoScheduler.enable', BOOL, protected=False),
-    Key('amloperator.skipResourceValidation', BOOL, protected=False),
-    Key('scoringFe.enableUpgrade', BOOL, protected=False),
-    Key('amloperator.custom_ip_interface_enabled', BOOL, protected=False),
-    Key('amloperator.custom_ip_interface', TEXT, protected=False),
-    Key('enable_https', BOOL, protected=False),
-)}
-
-# Settings whose values are secrets: refused in public settings (they would show in `az amlk8s show`).
-SECRET_KEYS = ('relayServerConnectionString', 'relayserver.relayConnectionString', 'scoringFe.sslCert',
-               'scoringFe.sslKey', 'azure_log_analytics.connection_string', 'serviceBusConnectionString',
-               'servicebus.connectionString')
-
-NODE_SELECTOR_PREFIX = 'nodeSelector.'
-
-# Old spellings: old key -> (new key, value translation or None to keep the value, note)
-RENAMED = {
-    'inferenceLoadBalancerHA': ('inferenceRouterHA', None, 'renamed in k8s-extension 1.2.2'),
-    'inferenceLoadbalancerHA': ('inferenceRouterHA', None, 'renamed in k8s-extension 1.2.2'),
-    'InferenceRouterHA': ('inferenceRouterHA', None, 'a misspelling in older documentation'),
-    'privateEndpointNodeport': ('inferenceRouterServiceType', {'true': 'NodePort'}, 'removed in 2021'),
-    'privateEndpointILB': ('internalLoadBalancerProvider', {'true': 'azure'}, 'removed in 2021'),
-    'reuseExistingPromOp': ('installPromOp', {'true': 'false', 'false': 'true'}, 'removed'),
-    'sslCertKeyFile': ('sslKeyPemFile', None, 'a misspelling in the AML-Kubernetes documentation'),
-    'slKeyPemFile': ('sslKeyPemFile', None, 'a misspelling in the secure-endpoint documentation'),
-    'sslCertPemFIle': ('sslCertPemFile', None, 'a misspelling in the secure-endpoint documentation'),
-    'sslKeyPemFIle': ('sslKeyPemFile', None, 'a misspelling in the secure-endpoint documentation'),
-}
-# Removed settings that no longer do anything: dropped with a warning.
-REMOVED = ('installBlobfuseSysctl', 'installBlobfuseFlexvol', 'volumePluginDir')
-# Settings amlk8s refuses, with the reason.
-UNSUPPORTED = {
-    'logAnalyticsWS': 'amlk8s does not create Log Analytics workspaces (the setting is no longer documented). '
-                      'Remove logAnalyticsWS; system logs are collected by the extension itself.',
-}
-
-# The typed flags, as (parameter name, setting key). nodeSelector is handled apart.
-TYPED_FLAGS = tuple((k.flag[2:].replace('-', '_'), k.name) for k in CATALOGUE.values() if k.flag)
+TLS_FILE_KEYS = ('sslCertPemFile', 'sslKeyPemFile')
 
 _TRUE = ('true',)
 _FALSE = ('false',)
@@ -166,20 +61,23 @@ class SettingsInput:
     public: Dict[str, str] = field(default_factory=dict)
     protected: Dict[str, str] = field(default_factory=dict)
     origin: Dict[str, str] = field(default_factory=dict)     # 'public:key' / 'protected:key' -> argument label
+    # The TLS files given with --ssl-cert-pem-file/--ssl-key-pem-file: sslCertPemFile/sslKeyPemFile -> (path or PEM
+    # text, flag). Files, not settings: their content is sent (protected), never the path.
+    tls_files: Dict[str, Tuple[str, str]] = field(default_factory=dict)
 
     def label(self, key: str, protected: bool = False) -> str:
         return self.origin.get(('protected:' if protected else 'public:') + key, key)
 
     @property
     def empty(self) -> bool:
-        return not self.public and not self.protected
+        return not self.public and not self.protected and not self.tls_files
 
 
 def _add(target: Dict[str, str], origin: Dict[str, str], kind: str, key: str, value: str, label: str):
     slot = kind + ':' + key
     if key in target and target[key] != value:
         raise MutuallyExclusiveArgumentError(
-            'The setting {} is given twice with different values, by {} and by {}.'.format(key, origin[slot], label),
+            f'The setting {key} is given twice with different values, by {origin[slot]} and by {label}.',
             'Give each setting once.')
     target[key] = value
     origin.setdefault(slot, label)
@@ -197,26 +95,28 @@ def collect(config=None, protected=None, config_file=None, protected_file=None, 
             ('public', result.public, config, config_file, '--config'),
             ('protected', result.protected, protected, protected_file, '--config-protected')):
         for key, value in (inline or {}).items():
-            _add(target, result.origin, kind, key, value, '{} {}'.format(option, key))
+            _add(target, result.origin, kind, key, value, f'{option} {key}')
         if from_file:
             path, values = from_file
             for key, value in values.items():
-                _add(target, result.origin, kind, key, value, '{} in {}'.format(key, path))
+                _add(target, result.origin, kind, key, value, f'{key} in {path}')
     for key, (value, flag) in (typed or {}).items():
-        kind = 'protected' if key in ('sslCertPemFile', 'sslKeyPemFile') else 'public'
         for other_kind, other in (('public', result.public), ('protected', result.protected)):
             if key in other:
                 raise MutuallyExclusiveArgumentError(
-                    '{} and {} set the same setting {}.'.format(flag, result.origin[other_kind + ':' + key], key),
-                    'Use either the typed flag {} or the KEY=VALUE form, not both.'.format(flag))
-        _add(result.public if kind == 'public' else result.protected, result.origin, kind, key, value, flag)
+                    f"{flag} and {result.origin[other_kind + ':' + key]} set the same setting {key}.",
+                    f'Use either the typed flag {flag} or the KEY=VALUE form, not both.')
+        if key in TLS_FILE_KEYS:
+            result.tls_files[key] = (value, flag)
+        else:
+            _add(result.public, result.origin, 'public', key, value, flag)
     for label_key, value in (node_selector or {}).items():
         key = NODE_SELECTOR_PREFIX + label_key
         if key in result.public or key in result.protected:
             raise MutuallyExclusiveArgumentError(
                 '--node-selector and {} set the same setting {}.'.format(
                     result.origin.get('public:' + key) or result.origin.get('protected:' + key), key),
-                'Use either --node-selector {}={} or the KEY=VALUE form, not both.'.format(label_key, value))
+                f'Use either --node-selector {label_key}={value} or the KEY=VALUE form, not both.')
         _add(result.public, result.origin, 'public', key, value, '--node-selector ' + label_key)
     return result
 
@@ -310,7 +210,7 @@ _VERSION = re.compile(r'^\d+\.\d+\.\d+$')
 
 
 def _bad_value(label, value, expected, recommendation):
-    return InvalidArgumentValueError('Setting {} has the value {!r}, but it must be {}.'.format(label, value, expected),
+    return InvalidArgumentValueError(f'Setting {label} has the value {value!r}, but it must be {expected}.',
                                      recommendation)
 
 
@@ -318,7 +218,7 @@ def _check_label_key(label, key):
     prefix, _, name = key.rpartition('/')
     if not _LABEL_NAME.match(name or '') or (prefix and not all(_HOST_LABEL.match(p) for p in prefix.split('.'))):
         raise InvalidArgumentValueError(
-            'Setting {} uses {!r}, which is not a valid Kubernetes label key.'.format(label, key),
+            f'Setting {label} uses {key!r}, which is not a valid Kubernetes label key.',
             'A label key is an optional DNS prefix and a name of up to 63 letters, digits, "-", "_" or ".", '
             'for example nodeSelector.agentpool=gpupool or --node-selector kubernetes.io/os=linux.')
 
@@ -327,18 +227,17 @@ def _normalise_value(key: Key, label: str, value: str) -> str:
     if key.kind == BOOL:
         parsed = as_bool(value)
         if parsed is None:
-            raise _bad_value(label, value, 'true or false', 'Use {}=true or {}=false (any case).'.format(
-                key.name, key.name))
+            raise _bad_value(label, value, 'true or false', f'Use {key.name}=true or {key.name}=false (any case).')
         return 'true' if parsed else 'false'
     if key.kind == ENUM:
         for choice in key.choices:
             if str(value).strip().lower() == choice.lower():
                 return choice
         raise _bad_value(label, value, 'one of ' + ', '.join(key.choices),
-                         'Set {} to one of: {} (any case).'.format(key.name, ', '.join(key.choices)))
+                         f"Set {key.name} to one of: {', '.join(key.choices)} (any case).")
     text = str(value).strip()
     if not text:
-        raise InvalidArgumentValueError('Setting {} is empty.'.format(label), 'Give {} a value or leave it out.'.format(
+        raise InvalidArgumentValueError(f'Setting {label} is empty.', 'Give {} a value or leave it out.'.format(
             key.name))
     if key.kind == HOSTNAME:
         from azext_amlk8s.tls import validate_cname
@@ -376,27 +275,32 @@ def _apply_renames(values: Dict[str, str], settings_input: SettingsInput, protec
         label = settings_input.label(old, protected)
         if old in REMOVED:
             del values[old]
-            warnings.append('Setting {} is no longer used by the AzureML extension and was left out.'.format(label))
+            warnings.append(f'Setting {label} is no longer used by the AzureML extension and was left out.')
         elif old in UNSUPPORTED:
-            raise InvalidArgumentValueError('Setting {} is not supported.'.format(label), UNSUPPORTED[old])
+            raise InvalidArgumentValueError(f'Setting {label} is not supported.', UNSUPPORTED[old])
         elif old in RENAMED:
             new, translate, why = RENAMED[old]
             value = values.pop(old)
             if translate is not None:
                 mapped = translate.get(str(value).strip().lower())
                 if mapped is None:
-                    warnings.append('Setting {} ({}) was left out: {}={} has no effect.'.format(label, why, old, value))
+                    warnings.append(f'Setting {label} ({why}) was left out: {old}={value} has no effect.')
                     continue
                 value = mapped
             if new in values:
                 raise MutuallyExclusiveArgumentError(
                     'Setting {} and {} both set {} ({} is the old name, {}).'.format(
                         label, settings_input.label(new, protected), new, old, why),
-                    'Remove {} and keep {}.'.format(old, new))
+                    f'Remove {old} and keep {new}.')
             values[new] = value
             settings_input.origin.setdefault(('protected:' if protected else 'public:') + new, label)
-            warnings.append('Setting {} is an old name ({}); it was sent as {}={}.'.format(
-                label, why, new, value if new not in SECRET_KEYS else PROTECTED_PLACEHOLDER))
+            sent = [f'{new}={value if new not in SECRET_KEYS else PROTECTED_PLACEHOLDER}']
+            for implied, implied_value in IMPLIED_BY_RENAMED.get(old, {}).items():
+                if implied not in values:
+                    values[implied] = implied_value
+                    settings_input.origin.setdefault(('protected:' if protected else 'public:') + implied, label)
+                    sent.append(f'{implied}={implied_value}')
+            warnings.append(f"Setting {label} is an old name ({why}); it was sent as {' '.join(sent)}.")
 
 
 def _check_keys(values: Dict[str, str], settings_input: SettingsInput, protected: bool):
@@ -405,12 +309,11 @@ def _check_keys(values: Dict[str, str], settings_input: SettingsInput, protected
         guess = suggest(key)
         if guess is not None:
             raise InvalidArgumentValueError(
-                'Setting {} is not a setting of the AzureML extension.'.format(label),
-                'Did you mean {}? Setting names are case-sensitive; see az amlk8s deploy -h for the list.'.format(
-                    guess))
+                f'Setting {label} is not a setting of the AzureML extension.',
+                f'Did you mean {guess}? Setting names are case-sensitive; see az amlk8s deploy -h for the list.')
         if key == 'nodeSelector':
             raise InvalidArgumentValueError(
-                'Setting {} needs a label key: nodeSelector.<label>=<value>.'.format(label),
+                f'Setting {label} needs a label key: nodeSelector.<label>=<value>.',
                 'Use --node-selector <label>=<value> or --config nodeSelector.<label>=<value>.')
         if key.startswith(NODE_SELECTOR_PREFIX):
             _check_label_key(label, key[len(NODE_SELECTOR_PREFIX):])
@@ -418,7 +321,7 @@ def _check_keys(values: Dict[str, str], settings_input: SettingsInput, protected
                 raise _bad_value(label, value, 'a Kubernetes label value',
                                  'Label values have up to 63 letters, digits, "-", "_" or "."')
         if not key or any(c.isspace() for c in key):
-            raise InvalidArgumentValueError('The setting name {!r} is not valid.'.format(key),
+            raise InvalidArgumentValueError(f'The setting name {key!r} is not valid.',
                                             'Setting names have no spaces, for example enableTraining=true.')
 
 
@@ -433,10 +336,20 @@ def normalise_input(settings_input: SettingsInput):
     _check_keys(public, settings_input, False)
     _check_keys(protected, settings_input, True)
 
+    alias = 'relayserver.relayConnectionString'
+    if alias in protected:
+        given = protected.pop(alias)
+        if protected.setdefault('relayServerConnectionString', given) != given:
+            raise MutuallyExclusiveArgumentError(
+                'Settings {} and {} give different relay connection strings.'.format(
+                    settings_input.label(alias, True), settings_input.label('relayServerConnectionString', True)),
+                'Give the connection string once, as relayServerConnectionString.')
+        settings_input.origin.setdefault('protected:relayServerConnectionString', settings_input.label(alias, True))
+
     both = sorted(set(public) & set(protected))
     if both:
         raise MutuallyExclusiveArgumentError(
-            'These settings are given both as settings and as protected settings: {}.'.format(', '.join(both)),
+            f"These settings are given both as settings and as protected settings: {', '.join(both)}.",
             'Give each key once: protected settings are for secrets only.')
 
     for key in list(public):
@@ -444,7 +357,7 @@ def normalise_input(settings_input: SettingsInput):
             raise InvalidArgumentValueError(
                 'Setting {} holds a secret but was given as a public setting; public settings are visible to anyone '
                 'who can read the extension.'.format(settings_input.label(key)),
-                'Pass it with --config-protected {}=<value> (or --config-protected-file).'.format(key))
+                f'Pass it with --config-protected {key}=<value> (or --config-protected-file).')
     for key in list(protected):
         spec = CATALOGUE.get(key)
         if spec is not None and spec.protected is False:
@@ -459,10 +372,14 @@ def normalise_input(settings_input: SettingsInput):
                 values[key] = _normalise_value(spec, settings_input.label(key, is_protected), value)
 
     # PEM paths are not secrets: accept them in either form, keep them out of what is sent.
-    pem = {}
-    for key in ('sslCertPemFile', 'sslKeyPemFile'):
+    pem = dict(settings_input.tls_files)
+    for key in TLS_FILE_KEYS:
         for values, is_protected in ((protected, True), (public, False)):
             if key in values:
+                if key in pem:
+                    raise MutuallyExclusiveArgumentError(
+                        f'{pem[key][1]} and {settings_input.label(key, is_protected)} both give {key}.',
+                        f'Use either {pem[key][1]} or the KEY=VALUE form, not both.')
                 pem[key] = (values.pop(key), settings_input.label(key, is_protected))
     return public, protected, pem, warnings
 
@@ -517,7 +434,9 @@ def check_workloads(settings: Settings, settings_input: SettingsInput, require_w
                 ', '.join(ignored), 'ies' if len(ignored) == 1 else 'y'))
 
 
-def check_inference(settings: Settings, settings_input: SettingsInput, pem):
+def check_inference(settings: Settings, settings_input: SettingsInput, pem, tls_in_place: bool = False):
+    """The inference and HTTPS rules. ``pem``: the TLS files given; ``tls_in_place``: an update keeps the PEM material
+    already in the extension (which Azure never returns), so it counts as given."""
     if not settings.inference:
         return
     public = settings.public
@@ -537,7 +456,7 @@ def check_inference(settings: Settings, settings_input: SettingsInput, pem):
             'Remove internalLoadBalancerProvider, or use inferenceRouterServiceType=LoadBalancer.')
     insecure = settings.flag('allowInsecureConnections')
     secret = public.get('sslSecret')
-    have_cert, have_key = 'sslCertPemFile' in pem, 'sslKeyPemFile' in pem
+    have_cert, have_key = 'sslCertPemFile' in pem or tls_in_place, 'sslKeyPemFile' in pem or tls_in_place
     if insecure:
         given = [label(k) for k in ('sslSecret', 'sslCname') if k in public] + [v[1] for v in pem.values()]
         if given:
@@ -552,7 +471,7 @@ def check_inference(settings: Settings, settings_input: SettingsInput, pem):
     if have_cert != have_key:
         present, absent = ('sslCertPemFile', 'sslKeyPemFile') if have_cert else ('sslKeyPemFile', 'sslCertPemFile')
         raise RequiredArgumentMissingError(
-            'Setting {} is given without {}: HTTPS from PEM files needs both.'.format(pem[present][1], absent),
+            f'Setting {pem[present][1]} is given without {absent}: HTTPS from PEM files needs both.',
             'Add --ssl-{}-pem-file <path> (or --config-protected {}=<path>).'.format(
                 'key' if absent == 'sslKeyPemFile' else 'cert', absent))
     if secret and have_cert:
@@ -574,19 +493,24 @@ def check_inference(settings: Settings, settings_input: SettingsInput, pem):
             'certificate.')
 
 
+RELAY_BYO_HELP = ('Your own Azure Relay on Arc needs both --config relayserver.hybridConnectionResourceID=<hybrid '
+                  'connection resource id> and --config-protected relayServerConnectionString=<connection string of '
+                  'its azureml_rw rule> (in a --config-protected-file: {"relayServerConnectionString": "..."}).')
+
+
 def check_relay(settings: Settings, settings_input: SettingsInput):
     hc_id = settings.public.get('relayserver.hybridConnectionResourceID')
     conn = settings.protected.get('relayServerConnectionString')
     if hc_id and not conn:
         raise RequiredArgumentMissingError(
-            'Setting {} is given without the relay connection string.'.format(
-                settings_input.label('relayserver.hybridConnectionResourceID')),
-            'Add --config-protected relayServerConnectionString=<connection string of the azureml_rw rule>.')
+            'Setting {} names your own Azure Relay hybrid connection, but its connection string is not given '
+            '(protected setting relayServerConnectionString).'.format(
+                settings_input.label('relayserver.hybridConnectionResourceID')), RELAY_BYO_HELP)
     if conn and not hc_id:
         raise RequiredArgumentMissingError(
-            'Setting {} is given without the hybrid connection.'.format(
-                settings_input.label('relayServerConnectionString', True)),
-            'Add --config relayserver.hybridConnectionResourceID=<hybrid connection resource id>.')
+            'Setting {} gives your own Azure Relay connection string, but not its hybrid connection (setting '
+            'relayserver.hybridConnectionResourceID); amlk8s does not replace a relay you bring.'.format(
+                settings_input.label('relayServerConnectionString', True)), RELAY_BYO_HELP)
     if conn:
         _validate_relay_connection_string(settings_input.label('relayServerConnectionString', True), conn)
         entity = conn.lower().rsplit('entitypath=', 1)[-1].split(';')[0].strip()
@@ -602,11 +526,11 @@ def check_fixed_arguments(extension_type=None, scope=None, release_namespace=Non
     """The k8s-extension compatibility arguments: accepted, but only with their one valid value."""
     if extension_type is not None and extension_type.strip().lower() != EXTENSION_TYPE.lower():
         raise InvalidArgumentValueError(
-            '--extension-type is {!r}, but amlk8s deploys only {}.'.format(extension_type, EXTENSION_TYPE),
+            f'--extension-type is {extension_type!r}, but amlk8s deploys only {EXTENSION_TYPE}.',
             'Drop --extension-type (it is implied), or use az k8s-extension for other extension types.')
     if scope is not None and scope.strip().lower() != SCOPE:
         raise InvalidArgumentValueError(
-            '--scope is {!r}, but the AzureML extension installs only at cluster scope.'.format(scope),
+            f'--scope is {scope!r}, but the AzureML extension installs only at cluster scope.',
             'Drop --scope or use --scope cluster.')
     if release_namespace is not None and release_namespace.strip() != RELEASE_NAMESPACE:
         raise InvalidArgumentValueError(
@@ -632,7 +556,7 @@ def resolve_version(auto_upgrade=None, version=None, release_train=None, *, defa
         version = version.strip()
         if not _VERSION.match(version):
             raise InvalidArgumentValueError(
-                '--version {!r} is not an extension version such as 1.1.88.'.format(version),
+                f'--version {version!r} is not an extension version such as 1.1.88.',
                 'List the available versions with az k8s-extension extension-types list-versions-by-cluster '
                 '--extension-type microsoft.azureml.kubernetes ..., or leave --version out for the latest.')
         if auto_upgrade is True:
@@ -650,6 +574,28 @@ def resolve_version(auto_upgrade=None, version=None, release_train=None, *, defa
     elif default_train:
         release_train = DEFAULT_RELEASE_TRAIN
     return VersionChoice(auto_upgrade, version, release_train, tuple(warnings))
+
+
+def check_version_available(choice: VersionChoice, facts) -> List[str]:
+    """A pinned --version must exist for its release train (the extensionTypes versions API of the cluster): an
+    unknown one is accepted by ARM and fails later in the cluster with "Chart path not found". Returns warnings."""
+    if choice.version is None:
+        return []
+    available = getattr(facts, 'extension_versions', None)
+    train = getattr(facts, 'extension_versions_train', None) or choice.release_train or DEFAULT_RELEASE_TRAIN
+    if available is None:
+        return ['Could not read the versions of {} for release train {}, so --version {} was not checked; an unknown '
+                'version fails in the cluster with "Chart path not found".'.format(EXTENSION_TYPE, train,
+                                                                                    choice.version)]
+    if choice.version in available:
+        return []
+    shown = ', '.join(available[:12]) + (', ...' if len(available) > 12 else '')
+    raise InvalidArgumentValueError(
+        '--version {} is not a version of {} in release train {}{}.'.format(
+            choice.version, EXTENSION_TYPE, train, ' (available: {})'.format(shown) if available else
+            ' (the release train lists no versions)'),
+        'Pick one of the listed versions, or leave --version out to get the newest (with '
+        '--auto-upgrade-minor-version true).')
 
 
 # --- Step 3: derive ----------------------------------------------------------------------------------------------
@@ -676,7 +622,7 @@ def derive(settings: Settings, facts) -> Tuple[Dict[str, str], Dict[str, str], L
     if location:
         default('location', location)
         default('jobSchedulerLocation', location)
-        default('domain', '{}.cloudapp.azure.com'.format(location))
+        default('domain', f'{location}.cloudapp.azure.com')
     default('cluster_name_friendly', ref.cluster_name)
     default('servicebus.enabled', 'false')
     default('relayserver.enabled', 'false' if ref.is_aks else 'true')
@@ -807,5 +753,5 @@ def summary(settings: Settings) -> str:
             endpoint += ', HTTP only'
         parts.append('inference router ' + endpoint)
     if settings.node_selector:
-        parts.append('node selector ' + ', '.join('{}={}'.format(k, v) for k, v in settings.node_selector.items()))
+        parts.append('node selector ' + ', '.join(f'{k}={v}' for k, v in settings.node_selector.items()))
     return 'Settings are valid: ' + '; '.join(parts) + '.'

@@ -64,8 +64,7 @@ def impacts(old: Mapping[str, str], new: Mapping[str, Optional[str]]) -> List[Tu
     """The disruptive changes in ``new`` (the keys sent, None = removed) against ``old``: (description, workloads)."""
     def change(key, what):
         before, after = old.get(key), new.get(key)
-        return '{} {} -> {}: {}'.format(key, '(not set)' if before is None else before,
-                                        '(removed)' if after is None else after, what)
+        return f"{key} {'(not set)' if before is None else before} -> {'(removed)' if after is None else after}: {what}"
 
     found = []
     endpoints_possible = comparable('enableInference', old.get('enableInference')) is True
@@ -88,10 +87,8 @@ def impacts(old: Mapping[str, str], new: Mapping[str, Optional[str]]) -> List[Tu
 
 def confirmation_message(found, extension_name, cluster_display) -> str:
     workloads = sorted({w for _, ws in found for w in ws})
-    lines = ['This update of the AzureML extension {!r} on {} affects active {}: they may fail or become '
-             'unavailable while it applies. It is safe when the cluster runs none.'.format(
-                 extension_name, cluster_display, ' and '.join(workloads))]
-    lines.extend('  - ' + description for description, _ in found)
+    lines = [f"This update of the AzureML extension {extension_name!r} on {cluster_display} affects active {' and '.join(workloads)}: they may fail or become unavailable while it applies. It is safe when the cluster runs none."]
+    lines.extend(f"  - {description}" for description, _ in found)
     lines.append('Proceed?')
     return '\n'.join(lines)
 
@@ -168,15 +165,20 @@ def _check_result(change: _Change, settings_input, warnings, replace_node_select
     """The resulting configuration, checked with deploy's rules (labels name the existing settings as such)."""
     view = SettingsInput(public=change.merged, protected={}, origin=dict(settings_input.origin))
     for key in change.old:
-        view.origin.setdefault('public:' + key, 'the existing setting ' + key)
-    pem_view = dict(change.pem)
-    if change.tls_in_place:
-        pem_view = {'sslCertPemFile': ('', 'the current certificate'), 'sslKeyPemFile': ('', 'the current key')}
+        view.origin.setdefault(f"public:{key}", f"the existing setting {key}")
     settings = Settings(public=change.merged, protected=dict(change.protected), warnings=warnings)
     before_checks = len(warnings)
+    turned_off = [key for key in ('enableTraining', 'enableInference')
+                  if key in change.changes and as_bool(change.changes[key]) is False]
+    if turned_off and not (settings.training or settings.inference):
+        raise RequiredArgumentMissingError(
+            f"This update turns {' and '.join(turned_off)} off, and then neither training nor inference is enabled: "
+            "the AzureML extension needs at least one.",
+            'Keep one of them on (for example add --enable-training true to the same update), or remove the '
+            'extension (az amlk8s delete -g <resource-group> -c <cluster> -t <cluster-type> -n <name>).')
     check_workloads(settings, view, True)
     if settings.inference:
-        check_inference(settings, view, pem_view)
+        check_inference(settings, view, change.pem, tls_in_place=change.tls_in_place)
     if not change.pem and not any(k in ('enableTraining', 'enableInference') or
                                   (k in CATALOGUE and CATALOGUE[k].inference_only) for k in change.changes):
         del warnings[before_checks:]    # the rules' notes on settings this update leaves alone are noise
@@ -189,10 +191,10 @@ def _check_result(change: _Change, settings_input, warnings, replace_node_select
         dropped = sorted(k for k in change.old if k.startswith(NODE_SELECTOR_PREFIX) and k not in change.changes)
         if dropped:
             raise InvalidArgumentValueError(
-                '--node-selector would remove {}: the AzureML extension cannot remove an existing node selector, '
-                'only change existing ones or add new ones.'.format(', '.join(dropped)),
+                f"--node-selector would remove {', '.join(dropped)}: the AzureML extension cannot remove an existing "
+                "node selector, only change existing ones or add new ones.",
                 'Repeat the existing labels in --node-selector; to remove one, delete the extension and deploy it '
-                'again (az amlk8s delete, then az amlk8s deploy).')
+                'again (az amlk8s delete <cluster arguments>, then az amlk8s deploy <cluster arguments> <settings>).')
     return settings
 
 
@@ -213,15 +215,12 @@ def _public_patch(change: _Change, settings: Settings, derived_public) -> Dict[s
 def _transition_warnings(change: _Change, patch) -> List[str]:
     warnings = []
     if change.pem and change.old_secret and 'sslSecret' not in change.changes:
-        warnings.append('HTTPS now uses the given PEM files instead of the Kubernetes secret {}.'.format(
-            change.old_secret))
+        warnings.append(f'HTTPS now uses the given PEM files instead of the Kubernetes secret {change.old_secret}.')
     if change.tls_in_place and patch.get('sslCname'):
-        warnings.append('The certificate in use cannot be read back from Azure, so amlk8s cannot check that it covers '
-                        '{}; pass --ssl-cert-pem-file and --ssl-key-pem-file to check and send it again.'.format(
-                            patch['sslCname']))
+        warnings.append(f"The certificate in use cannot be read back from Azure, so amlk8s cannot check that it covers "
+                        f"{patch['sslCname']}; pass --ssl-cert-pem-file and --ssl-key-pem-file to check and send it again.")
     if change.going_insecure and change.removals:
-        warnings.append('HTTPS is turned off; {} {} removed.'.format(
-            ', '.join(sorted(change.removals)), 'is' if len(change.removals) == 1 else 'are'))
+        warnings.append(f"HTTPS is turned off; {', '.join(sorted(change.removals))} {'is' if len(change.removals) == 1 else 'are'} removed.")
     return warnings
 
 
@@ -240,16 +239,13 @@ def _protected_set(change: _Change, settings: Settings, derived_protected) -> Tu
     for switch, secret in UNRECOVERABLE:
         if as_bool(change.old.get(switch)) is True and secret not in protected:
             raise RequiredArgumentMissingError(
-                'Changing protected settings replaces all of them, and {} (used because {} is true) cannot be '
-                'read back from Azure.'.format(secret, switch),
-                'Pass it again: --config-protected {}=<value>.'.format(secret))
+                f'Changing protected settings replaces all of them, and {secret} (used because {switch} is true) '
+                'cannot be read back from Azure.',
+                f'Pass it again: --config-protected {secret}=<value>.')
     relay_enabled = as_bool(change.merged.get('relayserver.enabled'))
     relay_key_needed = 'relayServerConnectionString' not in protected and (
         relay_enabled is True or (relay_enabled is None and 'relayserver.hybridConnectionResourceID' in change.old))
-    warning = 'Protected settings are replaced as a whole: amlk8s sends {}{}; any other protected setting set ' \
-              'earlier is dropped.'.format(', '.join(sorted(protected)) or 'none',
-                                           ' and re-supplies the Azure Relay connection string'
-                                           if relay_key_needed else '')
+    warning = f"Protected settings are replaced as a whole: amlk8s sends {', '.join(sorted(protected)) or 'none'}{' and re-supplies the Azure Relay connection string' if relay_key_needed else ''}; any other protected setting set earlier is dropped."
     return protected, relay_key_needed, [warning]
 
 
@@ -283,3 +279,45 @@ def patch_body(plan: UpdatePlan, version_choice: VersionChoice) -> dict:
     if plan.protected is not None:
         properties['configurationProtectedSettings'] = dict(plan.protected)
     return {'properties': properties}
+
+
+# The prerequisite checks whose failure an update must respect (the resulting configuration on this cluster).
+UPDATE_CHECKS = ('inference-router-ha', 'internal-load-balancer')
+
+
+def version_changes(choice: VersionChoice, props) -> VersionChoice:
+    """The version arguments that differ from what the extension has (the rest need not be sent)."""
+    current_auto = props.get('autoUpgradeMinorVersion')
+    current_auto = True if current_auto is None else current_auto
+    auto = None if choice.auto_upgrade is None or choice.auto_upgrade == current_auto else choice.auto_upgrade
+    train = choice.release_train
+    if train is not None and train.lower() == str(props.get('releaseTrain') or '').lower():
+        train = None
+    version = choice.version
+    if version is not None and version == props.get('version') and not current_auto:
+        version = None
+    return VersionChoice(auto, version, train, choice.warnings)
+
+
+def refuse_pin_with_auto_upgrade(request_settings, props):
+    """--version on an extension that auto-upgrades needs --auto-upgrade-minor-version false in the same update."""
+    from azure.cli.core.azclierror import MutuallyExclusiveArgumentError
+    if request_settings.version_given is not None and request_settings.auto_upgrade is None and \
+            props.get('autoUpgradeMinorVersion') is not False:
+        raise MutuallyExclusiveArgumentError(
+            '--version pins the extension, but auto-upgrade is on for it; the service rejects a version together '
+            'with auto-upgrade.', f'Add --auto-upgrade-minor-version false to pin {request_settings.version_given}.')
+
+
+def versions_train(request_settings, choice: VersionChoice, props) -> Optional[str]:
+    """The release train whose versions a pinned --version is checked against (None: no --version given)."""
+    if request_settings.version_given is None:
+        return None
+    return str(choice.release_train or props.get('releaseTrain') or 'stable').lower()
+
+
+def blocking_checks(plan: UpdatePlan, facts, extension_name):
+    """The prerequisite checks the resulting configuration fails on this cluster."""
+    from azext_amlk8s import prereqs, settings as rules
+    intent = prereqs.Intent(extension_name=extension_name, **rules.intent_fields(plan.settings))
+    return [r for r in prereqs.run_checks(facts, intent) if r.id in UPDATE_CHECKS and r.status == prereqs.FAIL]

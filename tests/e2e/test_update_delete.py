@@ -428,15 +428,24 @@ def test_delete_arc_cleanup_deletes_the_relay_amlk8s_created(az, emu):
     assert "Deleted the Azure Relay namespace" in deleted.stderr
 
 
-@pytest.mark.parametrize("tags, owner", [({"created_by": "Azure Arc-enabled ML"}, "az k8s-extension"),
-                                         ({}, "you")], ids=["k8s-extension", "untagged"])
-def test_delete_arc_cleanup_keeps_a_relay_amlk8s_did_not_create(az, emu, tags, owner):
+def test_delete_arc_cleanup_deletes_the_relay_k8s_extension_created_and_keeps_an_untagged_one(az, emu):
+    """Contract (delete --cleanup): a relay tagged by amlk8s or by az k8s-extension is removed; a relay the user
+    brought (no such tag) is never deleted, only named."""
     _, namespace_id = relay_ids(emu)
     namespace = emu.resource(namespace_id)
-    namespace["tags"] = tags
+    namespace["tags"] = {"created_by": "Azure Arc-enabled ML"}
     emu.put_resource(namespace_id, namespace)
     deleted = clean(az(f"amlk8s delete {ARC} --yes --cleanup", expect=0))
-    assert [w.path for w in deleted.writes] == [emu.extension_id("arc-with-ext")]
+    assert [w.path for w in deleted.writes] == [emu.extension_id("arc-with-ext"), namespace_id]
+    assert emu.resource(namespace_id) is None and "that az k8s-extension created" in deleted.stderr
+
+    emu.reset("default")
+    emu.settings(retry_after_ms=50)
+    namespace = emu.resource(namespace_id)
+    namespace["tags"] = {}
+    emu.put_resource(namespace_id, namespace)
+    kept = clean(az(f"amlk8s delete {ARC} --yes --cleanup", expect=0))
+    assert [w.path for w in kept.writes] == [emu.extension_id("arc-with-ext")]
     name = namespace_id.rsplit("/", 1)[-1]
-    assert f"Kept the Azure Relay namespace {name} (created by {owner}, not by amlk8s)" in deleted.stderr
+    assert f"Kept the Azure Relay namespace {name}: it carries no tag" in kept.stderr
     assert emu.resource(namespace_id) is not None

@@ -91,7 +91,7 @@ def test_show_other_extension_name_and_table(az):
     table = clean(az("amlk8s show -g rg-ml -c aks-other-name -t aks -n aml-ext -o table", expect=0))
     header, _, row = table.stdout.strip().splitlines()
     assert header.split() == ["Name", "State", "Version", "ReleaseTrain", "AutoUpgrade", "Workloads"]
-    assert row.split() == ["aml-ext", "Succeeded", scenarios.AZUREML_LATEST, "stable", "True", "training"]
+    assert row.split() == ["aml-ext", "Succeeded", scenarios.AZUREML_LATEST, "stable", "true", "training"]
 
 
 def test_show_missing_extension_exits_3_naming_cluster_and_extension(az):
@@ -230,7 +230,8 @@ def test_verify_succeeded_with_a_failing_status_is_not_healthy(az, emu):
 def test_verify_table(az):
     table = clean(az("amlk8s verify -g rg-ml -c aks-with-ext -t aks -o table", expect=0))
     lines = table.stdout.splitlines()
-    assert lines[0].split()[:4] == ["Item", "Level", "Detail", "Fix"]
+    assert lines[0].split() == ["Item", "Level", "Detail"]           # fixes wrap on continuation rows (issue 14)
+    assert max(len(line) for line in lines) <= 120
     assert "Healthy (provisioningState Succeeded, version 1.1.88)" in lines[2]
     components = [line.split()[1] for line in lines if line.startswith("component ")]
     assert "aml-operator" in components and "azureml-fe-v2" in components and "relayserver" not in components

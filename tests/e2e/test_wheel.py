@@ -48,7 +48,7 @@ def test_wheel_contents(wheel):
     assert metadata == {'azext.isPreview': True, 'azext.minCliCoreVersion': '2.51.0'}
     requires = sorted(line.split(':', 1)[1].strip() for line in dist_meta.splitlines()
                       if line.startswith('Requires-Dist:'))
-    assert requires == ['azure-mgmt-kubernetesconfiguration~=3.1', 'azure-mgmt-relay<3,>=2.1.0']
+    assert requires == ['azure-mgmt-kubernetesconfiguration~=3.1']
 
 
 def test_az_extension_add_and_run(wheel, az, tmp_path):

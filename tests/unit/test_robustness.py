@@ -3,8 +3,8 @@
 - Any settings input (inline, files, typed flags, node selectors, PEM paths) through ``collect`` + ``resolve`` +
   ``derive``, and any update through ``plan_update``, gives a valid result or a *specific* azclierror.
 - Cluster bodies with missing or null fields give "unknown" findings, never an exception.
-- The helpers that turn a failed or interrupted operation into a message (``custom._service_message``,
-  ``custom._diagnose_failure``) and the pipeline policy that adopts an operation our own retried PUT started
+- The helpers that turn a failed or interrupted operation into a message (``waiting.service_message``,
+  ``waiting.diagnose_failure``) and the pipeline policy that adopts an operation our own retried PUT started
   (``_transport.OwnOperationPolicy``) cope with whatever the service sends.
 """
 # pylint: disable=missing-docstring,redefined-outer-name,protected-access
@@ -23,7 +23,7 @@ from azure.core.pipeline.policies._base import RequestHistory
 from azure.core.pipeline.transport import HttpRequest
 from hypothesis import HealthCheck, event, example, given, settings as hsettings, strategies as st
 
-from azext_amlk8s import _transport, custom, prereqs
+from azext_amlk8s import _transport, prereqs, waiting
 from azext_amlk8s import settings as s
 from azext_amlk8s import update as u
 from azext_amlk8s.cluster import ClusterFacts, facts_from_bodies
@@ -323,9 +323,9 @@ EXTENSION_BODIES = st.none() | st.just([]) | st.just('x') | st.dictionaries(
 def test_the_failure_message_and_diagnosis_never_raise(extension, text, error):
     ex = HttpResponseError(message=text or None)
     ex.error = error
-    message = custom._service_message(ex, extension)
+    message = waiting.service_message(ex, extension)
     assert isinstance(message, str) and '\n' not in message
-    fixes = custom._diagnose_failure(AKS, 'azureml', text, extension)
+    fixes = waiting.diagnose_failure(AKS, 'azureml', text, extension)
     assert fixes[-2].startswith('Full report: az amlk8s verify ') and fixes[-1].startswith('Troubleshooting guide')
 
 
@@ -333,9 +333,9 @@ def test_a_generic_poller_failure_takes_the_extensions_error_info():
     ex = HttpResponseError(message="Operation returned an invalid status 'OK'")
     failed = {'properties': {'provisioningState': 'Failed',
                              'errorInfo': {'code': 'ExtensionOperationFailed', 'message': 'Helm failed:  E40002'}}}
-    assert custom._service_message(ex, failed) == '(ExtensionOperationFailed) Helm failed: E40002'
+    assert waiting.service_message(ex, failed) == '(ExtensionOperationFailed) Helm failed: E40002'
     running = {'properties': {'provisioningState': 'Creating', 'errorInfo': {'code': 'Old', 'message': 'stale'}}}
-    assert custom._service_message(ex, running) == "Operation returned an invalid status 'OK'"
+    assert waiting.service_message(ex, running) == "Operation returned an invalid status 'OK'"
 
 
 # --- adopting the operation our own retried PUT started ---------------------------------------------------------

@@ -1,6 +1,6 @@
 """Update planning in depth (issue 5): the impact rules, the protected-settings merge, what a PATCH sends.
 
-Pure: `update.impacts`, `update.plan_update`, `update.patch_body` and `custom._version_changes`; no network.
+Pure: `update.impacts`, `update.plan_update`, `update.patch_body` and `update.version_changes`; no network.
 tests/unit/test_settings.py has the first examples; this file covers every rule and every protected-set case.
 """
 # pylint: disable=missing-docstring,redefined-outer-name
@@ -13,7 +13,7 @@ from azure.cli.core.azclierror import InvalidArgumentValueError, RequiredArgumen
 
 from azext_amlk8s import settings as s
 from azext_amlk8s import update as u
-from azext_amlk8s.custom import _version_changes
+from azext_amlk8s.update import version_changes as _version_changes
 from tests.unit.samples import AKS, ARC, CONN, HC_ID
 from tests.certs import make_tls_files
 

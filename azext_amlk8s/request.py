@@ -1,0 +1,179 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) amlk8s contributors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""Step 1 of every command: the handler's arguments become one frozen request value.
+
+argparse gives strings (and azure-cli wraps defaults); each builder here takes the handler's ``locals()``, unwraps
+the defaults once, builds the cluster reference, reads the settings files, merges typed flags and raw ``KEY=VALUE``
+settings into one ``SettingsInput`` (the TLS files as their own field), and checks what needs no Azure read: the
+k8s-extension compatibility arguments, the version arguments and the ``--ignore-check`` ids. Usage errors stop here,
+before any request.
+"""
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from azext_amlk8s._constants import DEFAULT_EXTENSION_NAME
+
+
+def plain(value):
+    """A value as the user meant it: azure-cli wraps argument defaults (knack's DefaultStr/DefaultInt, which print
+    as {"isDefault": true} in JSON output); unwrap them once, here."""
+    if getattr(value, 'is_default', False):
+        return int(value) if isinstance(value, int) else str(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Target:
+    """The cluster (``ClusterRef``) and the extension's name."""
+    ref: object
+    extension_name: str
+
+
+@dataclass(frozen=True)
+class SettingsRequest:
+    """What deploy, check and update were told about the extension's configuration and version."""
+    settings_input: object              # settings.SettingsInput: raw and typed settings merged, TLS files apart
+    version: object                     # settings.VersionChoice
+    auto_upgrade: Optional[bool]        # the arguments as given (update compares them with the extension)
+    version_given: Optional[str]
+    release_train_given: Optional[str]
+    node_selector_given: bool
+
+    @property
+    def empty(self) -> bool:
+        return self.settings_input.empty and (self.auto_upgrade, self.version_given,
+                                              self.release_train_given) == (None, None, None)
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    target: Target
+    settings: SettingsRequest
+    ignore: Tuple[str, ...]
+    dry_run: bool
+    no_wait: bool
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    target: Target
+    settings: Optional[SettingsRequest]     # None: no settings given (only the cluster is checked)
+    settings_error: Optional[object]        # the usage error of the settings, reported as the check "settings"
+    ignore: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UpdateRequest:
+    target: Target
+    settings: SettingsRequest
+    yes: bool
+    no_wait: bool
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    target: Target
+    wait: bool
+    timeout: Optional[int]
+
+
+@dataclass(frozen=True)
+class DeleteRequest:
+    target: Target
+    yes: bool
+    force: bool
+    cleanup: bool
+    no_wait: bool
+
+
+def target(cmd, raw) -> Target:
+    from azure.cli.core.commands.client_factory import get_subscription_id
+    from azext_amlk8s.cluster import ClusterRef, normalize_cluster_type
+    ref = ClusterRef(get_subscription_id(cmd.cli_ctx), plain(raw['resource_group_name']),
+                     plain(raw['cluster_name']), normalize_cluster_type(plain(raw['cluster_type'])))
+    return Target(ref, plain(raw.get('extension_name')) or DEFAULT_EXTENSION_NAME)
+
+
+def _typed(raw):
+    """The typed flags that were given, as setting key -> (value as the user meant it, flag)."""
+    from azext_amlk8s._catalogue import CATALOGUE
+    typed = {}
+    for key in CATALOGUE.values():
+        value = raw.get(key.param) if key.flag else None
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = 'true' if value else 'false'
+        typed[key.name] = (value, key.flag)
+    return typed
+
+
+def settings_request(raw, *, default_train=True) -> SettingsRequest:
+    from azext_amlk8s import settings
+    from azext_amlk8s._validators import read_settings_file
+    settings.check_fixed_arguments(raw.get('extension_type'), raw.get('scope'), raw.get('release_namespace'))
+    choice = settings.resolve_version(raw.get('auto_upgrade_minor_version'), raw.get('version'),
+                                      raw.get('release_train'), default_train=default_train)
+    files = {}
+    for dest, option in (('configuration_settings_file', '--config-file'),
+                         ('configuration_protected_settings_file', '--config-protected-file')):
+        if raw.get(dest):
+            files[dest] = (raw[dest], read_settings_file(raw[dest], option))
+    settings_input = settings.collect(
+        config=raw.get('configuration_settings'), protected=raw.get('configuration_protected_settings'),
+        config_file=files.get('configuration_settings_file'),
+        protected_file=files.get('configuration_protected_settings_file'), typed=_typed(raw),
+        node_selector=raw.get('node_selector'))
+    version = raw.get('version')
+    return SettingsRequest(settings_input, choice, raw.get('auto_upgrade_minor_version'),
+                           version.strip() if isinstance(version, str) else version, raw.get('release_train'),
+                           raw.get('node_selector') is not None)
+
+
+def _ignore(raw):
+    from azext_amlk8s.prereqs import validate_ignore_ids
+    return tuple(validate_ignore_ids(raw.get('ignore_checks') or []))
+
+
+def deploy(cmd, raw) -> DeployRequest:
+    return DeployRequest(target(cmd, raw), settings_request(raw), _ignore(raw), bool(raw.get('dry_run')),
+                         bool(raw.get('no_wait')))
+
+
+def check(cmd, raw) -> CheckRequest:
+    from azure.cli.core.azclierror import AzCLIError
+    where, ignore = target(cmd, raw), _ignore(raw)
+    try:
+        request = settings_request(raw)
+    except AzCLIError as ex:
+        return CheckRequest(where, None, ex, ignore)
+    given = not request.settings_input.empty or request.version_given
+    return CheckRequest(where, request if given else None, None, ignore)
+
+
+def update(cmd, raw) -> UpdateRequest:
+    return UpdateRequest(target(cmd, raw), settings_request(raw, default_train=False), bool(raw.get('yes')),
+                         bool(raw.get('no_wait')))
+
+
+def verify(cmd, raw) -> VerifyRequest:
+    from azure.cli.core.azclierror import InvalidArgumentValueError
+    wait, timeout = bool(raw.get('wait')), plain(raw.get('timeout'))
+    if timeout is not None and not wait:
+        raise InvalidArgumentValueError('--timeout applies only with --wait.', 'Add --wait or drop --timeout.')
+    if timeout is not None and timeout <= 0:
+        raise InvalidArgumentValueError('--timeout must be a positive number of seconds.', 'For example --timeout 600.')
+    return VerifyRequest(target(cmd, raw), wait, timeout)
+
+
+def delete(cmd, raw) -> DeleteRequest:
+    from azure.cli.core.azclierror import MutuallyExclusiveArgumentError
+    if raw.get('cleanup') and raw.get('no_wait'):
+        raise MutuallyExclusiveArgumentError(
+            '--cleanup removes the Azure Relay after the extension is gone, so it cannot be combined with --no-wait.',
+            'Drop --no-wait, or run the same delete with --cleanup again after az amlk8s wait <cluster arguments> '
+            '--deleted.')
+    return DeleteRequest(target(cmd, raw), bool(raw.get('yes')), bool(raw.get('force')), bool(raw.get('cleanup')),
+                         bool(raw.get('no_wait')))
