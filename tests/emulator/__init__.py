@@ -5,7 +5,7 @@ One HTTPS port on 127.0.0.1 serves managed-identity tokens, the ARM APIs amlk8s 
 extensions with real long-running operations, Trusted Access role bindings, Azure Relay, VM SKUs,
 Kubernetes versions, Azure Machine Learning workspaces and computes, Azure Resource Graph queries), ARM
 throttling, and a control API under /_emulator/. The real `az` talks to it through a seeded config dir
-(see azconfig.py and tests/e2e/conftest.py); /work/shared/reference/local-arm.md explains why each piece is needed.
+(see azconfig.py and tests/e2e/conftest.py); azconfig.py says why each piece is needed.
 
 Python API::
 

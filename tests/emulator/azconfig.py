@@ -1,6 +1,7 @@
 """Point a real `az` at the emulator: a seeded config dir, a dev-extension folder, the environment.
 
-This is the recipe of /work/shared/reference/local-arm.md (sections 2, 3, 6, 7 and 8): no
+This is the verified recipe for running the real az against a local ARM emulator (seeded config dir, managed
+identity, one CA, telemetry and version checks off): no
 `az cloud register`, `az cloud set` or `az login` call is needed.
 """
 

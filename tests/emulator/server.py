@@ -83,17 +83,19 @@ class Fault:
                                               "message", "delay", "times", "nth", "matched", "fired")}
 
 
-class _Server(ThreadingHTTPServer):
+class TlsServer(ThreadingHTTPServer):
+    """A threading HTTPS server whose TLS handshake runs in the worker thread (a stalled client cannot block accept());
+    shared by the ARM and Kubernetes API emulators. ``handler`` dispatches to ``emulator._serve``."""
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, address, emulator, context):
+    def __init__(self, address, emulator, context, handler=None):
         self.emulator = emulator
         self.ssl_context = context
         self.connections = set()
         self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
+        super().__init__(address, handler or _Handler)
 
     def finish_request(self, request, client_address):
         # The TLS handshake happens here, in the worker thread, so a stalled client cannot block accept().
@@ -208,7 +210,7 @@ class Emulator:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         certs = make_certs(self.state_dir / "tls")
         self.ca_path = certs.ca_path
-        self._server = _Server((self.host, self._requested_port), self, server_context(certs))
+        self._server = TlsServer((self.host, self._requested_port), self, server_context(certs))
         self.port = self._server.server_address[1]
         self.base_url = f"https://127.0.0.1:{self.port}"
         if self._log_file_wanted:

@@ -15,7 +15,6 @@ import itertools
 import json
 import secrets
 import shutil
-import socket
 import ssl
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import parse_qsl, quote, unquote
@@ -32,6 +31,7 @@ import yaml
 
 from ..certs import make_certs, server_context
 from ..log import REDACTED, redact
+from ..server import TlsServer, _read_body
 from .store import (BUILTIN_GROUP_ORDER, ALL_VERBS, READ_VERBS, ClusterStore, KubeError, fields_match, labels_match,
                     parse_field_selector, parse_label_selector)
 from .tables import to_table, wants_table
@@ -234,53 +234,6 @@ class Cluster:
 
 
 # ---------------------------------------------------------------------------------------------- HTTP server
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-    def __init__(self, address, emulator, context):
-        self.emulator = emulator
-        self.ssl_context = context
-        self.connections = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def finish_request(self, request, client_address):
-        # The TLS handshake happens here, in the worker thread, so a stalled client cannot block accept().
-        request.settimeout(30)
-        try:
-            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            tls = self.ssl_context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
-        with self.connections_lock:
-            self.connections.add(tls)
-        try:
-            self.RequestHandlerClass(tls, client_address, self)
-        except (OSError, ssl.SSLError):
-            pass
-        finally:
-            with self.connections_lock:
-                self.connections.discard(tls)
-            try:
-                tls.close()
-            except OSError:
-                pass
-
-    def close_connections(self):
-        with self.connections_lock:
-            live = list(self.connections)
-        for conn in live:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def handle_error(self, request, client_address):
-        pass
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "amlk8s-kube-emulator/1.0"
@@ -294,21 +247,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.emulator._serve(self)
 
     do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
-
-
-def _read_body(handler):
-    if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
-        chunks = []
-        while True:
-            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                handler.rfile.readline()
-                break
-            chunks.append(handler.rfile.read(size))
-            handler.rfile.readline()
-        return b"".join(chunks)
-    length = int(handler.headers.get("Content-Length") or 0)
-    return handler.rfile.read(length) if length > 0 else b""
 
 
 def _parse_body(raw):
@@ -357,7 +295,7 @@ class KubeEmulator:
         certs = make_certs(self.state_dir / "kube-tls")
         self.ca_path = certs.ca_path
         self._stopping.clear()
-        self._server = _Server((self.host, self._requested_port), self, server_context(certs))
+        self._server = TlsServer((self.host, self._requested_port), self, server_context(certs), handler=_Handler)
         self.port = self._server.server_address[1]
         self.base_url = f"https://127.0.0.1:{self.port}"
         if self._log_file_wanted:
