@@ -22,7 +22,7 @@ TEXT = 'text'
 
 
 @dataclass(frozen=True)
-class Key:
+class Key:  # pylint: disable=too-many-instance-attributes
     name: str
     kind: str
     flag: Optional[str] = None              # the typed flag that sets it
@@ -78,7 +78,8 @@ CATALOGUE: Dict[str, Key] = {k.name: k for k in (
         doc='Three inference router replicas (needs 3 nodes).',
         help='Run three inference router replicas (inferenceRouterHA). Needs at least three nodes; turned off '
              'automatically on smaller clusters unless set.'),
-    Key('installNvidiaDevicePlugin', BOOL, '--install-nvidia-device-plugin', protected=False, aliases=('--install-nvidia',),
+    Key('installNvidiaDevicePlugin', BOOL, '--install-nvidia-device-plugin', protected=False,
+        aliases=('--install-nvidia',),
         help='Install the NVIDIA device plugin (installNvidiaDevicePlugin). Default: false.'),
     Key('installPromOp', BOOL, '--install-prom-op', protected=False,
         help='Install the Prometheus operator (installPromOp). Default: true; false reuses an existing one.'),
@@ -153,4 +154,3 @@ UNSUPPORTED = {
 
 # The typed flags, as (parameter name, setting key). nodeSelector is handled apart.
 TYPED_FLAGS = tuple((k.flag[2:].replace('-', '_'), k.name) for k in CATALOGUE.values() if k.flag)
-

@@ -12,9 +12,10 @@ for them.
 def cf_extensions_client(cli_ctx, subscription_id=None):
     from azure.cli.core.commands.client_factory import get_mgmt_service_client
     from azure.mgmt.kubernetesconfiguration.v2023_05_01 import SourceControlConfigurationClient
-    from azext_amlk8s._transport import RetryNotice
+    from azext_amlk8s._transport import RetryNotice, ThrottleGate
     return get_mgmt_service_client(cli_ctx, SourceControlConfigurationClient, subscription_id=subscription_id,
-                                   per_call_policies=[_own_operation_policy()], per_retry_policies=[RetryNotice()])
+                                   per_call_policies=[_own_operation_policy()],
+                                   per_retry_policies=[ThrottleGate(), RetryNotice()])
 
 
 def _own_operation_policy():

@@ -52,7 +52,9 @@ def extension_names(cmd, prefix, namespace, **kwargs):  # pylint: disable=unused
     client = cf_extensions_client(cmd.cli_ctx)
     items = []
     for rp, kind in kinds:
-        items.extend(arm_list(client, f'/subscriptions/{get_subscription_id(cmd.cli_ctx)}/resourceGroups/{group}/providers/{rp}/{kind}/{cluster}/providers/Microsoft.KubernetesConfiguration/extensions', EXTENSIONS_API) or [])
+        path = (f'/subscriptions/{get_subscription_id(cmd.cli_ctx)}/resourceGroups/{group}/providers/{rp}/{kind}/'
+                f'{cluster}/providers/Microsoft.KubernetesConfiguration/extensions')
+        items.extend(arm_list(client, path, EXTENSIONS_API) or [])
     return sorted(item.get('name') for item in items if item.get('name') and str(
         (item.get('properties') or {}).get('extensionType') or '').lower() == EXTENSION_TYPE_LOWER)
 

@@ -25,7 +25,8 @@ from azext_amlk8s._text import shell_quote  # noqa: F401  (re-exported for the r
 from azext_amlk8s._transport import arm_get, arm_list
 
 from azext_amlk8s._constants import (  # noqa: F401  (several are re-exported for the rules)
-    AKS_RP, ARC_RP, BUSY_STATES, WAIT_FLAG_FOR_STATE, CONNECTED, CONNECTED_CLUSTER_API, CONTAINER_SERVICE_API, DEFAULT_RELEASE_TRAIN, EXTENSION_TYPES_API,
+    AKS_RP, ARC_RP, BUSY_STATES, WAIT_FLAG_FOR_STATE, CONNECTED, CONNECTED_CLUSTER_API, CONTAINER_SERVICE_API,
+    DEFAULT_RELEASE_TRAIN, EXTENSION_TYPES_API,
     EXTENSIONS_API, EXTENSIONS_RP, MANAGED, ML_TRUSTED_ACCESS_ROLE, RESOURCES_API, SKUS_API)
 from azext_amlk8s._constants import EXTENSION_TYPE as AZUREML_EXTENSION_TYPE
 
@@ -710,11 +711,13 @@ def cluster_not_found(client, ref):
                        CONNECTED if ref.is_aks else MANAGED)
     if arm_get(client, other.resource_id, _cluster_api(other)).status != 404:
         return ResourceNotFoundError(
-            f"{_what(ref)} was not found, but resource group '{ref.resource_group}' has an {'Azure Arc-enabled cluster' if other.is_arc else 'AKS cluster'} of that name.",
+            f"{_what(ref)} was not found, but resource group '{ref.resource_group}' has an "
+            f"{'Azure Arc-enabled cluster' if other.is_arc else 'AKS cluster'} of that name.",
             f'Use --cluster-type {other.cluster_type}.')
     return ResourceNotFoundError(
         f'{_what(ref)} was not found ({ref.resource_id}).',
-        f"Check --cluster-name, --resource-group and --cluster-type; {(f'az aks list -g {ref.resource_group} -o table' if ref.is_aks else f'az connectedk8s list -g {ref.resource_group} -o table')} lists the clusters of the group.")
+        f"Check --cluster-name, --resource-group and --cluster-type; az {'aks' if ref.is_aks else 'connectedk8s'} "
+        f"list -g {shell_quote(ref.resource_group)} -o table lists the clusters of the group.")
 
 
 def _what(ref):
@@ -794,7 +797,10 @@ def gather_facts(client, ref, *, full=True, cli_version=None, versions_train=Non
                      for ns in required_providers(ref)}
         versions = skus = trusted = None
         if location:
-            versions = pool.submit(_quiet, arm_get, client, f'{sub}/providers/Microsoft.ContainerService/locations/{location}/kubernetesVersions', CONTAINER_SERVICE_API)
+            versions = pool.submit(_quiet, arm_get, client,
+                                   f'{sub}/providers/Microsoft.ContainerService/locations/{location}/'
+                                   'kubernetesVersions',
+                                   CONTAINER_SERVICE_API)
         if location and ref.is_aks:
             skus = pool.submit(_quiet, arm_get, client, f'{sub}/providers/Microsoft.Compute/skus', SKUS_API,
                                {'$filter': f"location eq '{location}'"}, object_hook=_sku_keeper(cluster))
@@ -856,8 +862,9 @@ def existing_azureml(client, ref, name, action, *, idle=True):
         raise extension_not_found(client, ref, name)
     if not is_azureml(extension):
         raise InvalidArgumentValueError(
-            "The extension '{}' on {} is of type {}, not {}.".format(
-                name, ref.display, (extension.get('properties') or {}).get('extensionType'), AZUREML_EXTENSION_TYPE),
+            (f"The extension '{name}' on {ref.display} is of type "
+             f"{(extension.get('properties') or {}).get('extensionType')}, not "
+             f"{AZUREML_EXTENSION_TYPE}."),
             f'amlk8s manages only AzureML extensions: use az k8s-extension {action} for it.')
     state = state_of(extension)
     if idle and state in BUSY_STATES:

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from azext_amlk8s._constants import EXTENSION_TYPE as AZUREML_EXTENSION_TYPE
-from azext_amlk8s._constants import NETWORK_REQUIREMENTS_LINK, RELEASE_NAMESPACE, TSG_LINK
+from azext_amlk8s._constants import NETWORK_REQUIREMENTS_LINK, TSG_LINK
 from azext_amlk8s._text import shell_quote
 
 
@@ -259,7 +259,8 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
     Rule('prometheus-ownership', 'PROMETHEUS_OBJECTS_CONFLICT', (r'monitoring\.coreos\.com', r'prometheus'),
          'Prometheus Operator objects ({conflict}) already exist and are not owned by this release.',
          f"Reuse your Prometheus Operator: az amlk8s update {{target}} --install-prom-op false, make it watch "
-         f"namespace azureml and create the prom-kubelet ServiceMonitor with label release: {{name}} (bring-your-own steps: {TSG_LINK}).",
+         f"namespace azureml and create the prom-kubelet ServiceMonitor with label release: {{name}} (bring-your-own "
+         f"steps: {TSG_LINK}).",
          also=(_OWNERSHIP,)),
     Rule('helm-ownership-conflict', 'RESOURCE_CONFLICT', (_OWNERSHIP,),
          '{conflict} already exists in the cluster and is not owned by this release.',
@@ -753,7 +754,9 @@ def _state_finding(state_text: str, verdict: str, fields: Mapping[str, str]) -> 
             fix = ('The extension is being deleted: az amlk8s wait {target} --deleted, then az amlk8s deploy '
                    '{target} <settings> to install it again.')
         else:
-            fix = f"Wait for it: az amlk8s verify {{target}} --wait (or az amlk8s wait {{target}} {'--updated' if state == 'updating' else '--created'}). It can stay Pending for the first few minutes; kubectl get pods -n azureml shows the progress."
+            flag = '--updated' if state == 'updating' else '--created'
+            fix = (f"Wait for it: az amlk8s verify {{target}} --wait (or az amlk8s wait {{target}} {flag}). It can "
+                   "stay Pending for the first few minutes; kubectl get pods -n azureml shows the progress.")
         diag = Diagnosis('in-progress', 'IN_PROGRESS',
                          f'An operation on the extension is still running (provisioningState {state_text}).',
                          _fill(fix, fields), False)
@@ -772,7 +775,7 @@ _DEPRECATED_KEYS = (('inferenceLoadBalancerHA', 'inferenceRouterHA'), ('inferenc
                     ('reuseExistingPromOp', 'installPromOp=false'), ('volcanoScheduler.enable', 'installVolcano'))
 _SERVICE_TYPE_FIX = 'az amlk8s update {target} --inference-router-service-type LoadBalancer (or NodePort, ClusterIP).'
 _NO_ILB_FIX = ('Run az amlk8s deploy {target} <settings> again, with your settings but without '
-              '--internal-load-balancer-provider.')
+               '--internal-load-balancer-provider.')
 
 
 def _settings_findings(settings: Mapping[str, Any], kind: str, fields: Mapping[str, str]) -> List[dict]:
@@ -941,7 +944,8 @@ def cluster_findings(cluster: Optional[Mapping], others: Sequence[str], fields: 
             'duplicate-extension', 'MORE_THAN_ONE_AZUREML_EXTENSION',
             f'The cluster also has the AzureML extension {other!r}: only one is supported, and two conflict over the '
             'same components in namespace azureml.',
-            f"{_fill('Keep one and delete the other: az amlk8s delete -g {rg} -c {cluster} -t {type} -n ', fields)}{shell_quote(other)} --yes", True)], f'another AzureML extension: {other}'))
+            _fill('Keep one and delete the other: az amlk8s delete -g {rg} -c {cluster} -t {type} -n ', fields)
+            + f'{shell_quote(other)} --yes', True)], f'another AzureML extension: {other}'))
     return found
 
 

@@ -130,3 +130,29 @@ def check_report(request, rows, settings, facts):
     except AzCLIError as ex:
         rows = rows + [_error_row(ex)]
     return rows + run_checks(facts, settings, request.target.extension_name, request.ignore), warnings
+
+
+RELAY_KEYS = ('relayServerConnectionString', 'relayserver.relayConnectionString')
+
+
+def already_applied(plan: DeployPlan, ref, facts, extension_name):
+    """The existing extension when a deploy would send exactly what it already has (a re-run of a rollout): Succeeded,
+    the same version choice and public settings, and no protected setting but the relay key of the same relay.
+    Protected values are never returned by Azure, so anything else protected is re-applied."""
+    existing = next((e for e in facts.extensions or () if str(e.get('name') or '').lower() ==
+                     extension_name.lower()), None)
+    props = (existing or {}).get('properties') or {}
+    if not existing or str(props.get('provisioningState') or '').lower() != 'succeeded':
+        return None
+    body = extension_body(plan, ref)['properties']
+    if set(body['configurationProtectedSettings']) - set(RELAY_KEYS):
+        return None
+    current = props.get('configurationSettings') or {}
+    wanted = body['configurationSettings']
+    if plan.relay is not None:      # the relay amlk8s would find is the one the extension names
+        relay_keys = ('relayserver.hybridConnectionResourceID', 'relayserver.hybridConnectionName')
+        wanted = dict(wanted, **{k: current.get(k) for k in relay_keys})
+    same_version = (body['autoUpgradeMinorVersion'] == (props.get('autoUpgradeMinorVersion') is not False)
+                    and str(body.get('releaseTrain') or '').lower() == str(props.get('releaseTrain') or '').lower()
+                    and body.get('version') == (props.get('version') or None))
+    return existing if same_version and wanted == current else None

@@ -50,7 +50,10 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from azext_amlk8s._constants import NETWORK_REQUIREMENTS_LINK
+from azext_amlk8s._constants import NETWORK_REQUIREMENTS_LINK, WAIT_FLAG_FOR_STATE
+from azext_amlk8s._docdata import (  # noqa: F401  pylint: disable=unused-import
+    OPENSHIFT_SCC_SERVICE_ACCOUNTS, PRODUCTION_HEADLINE_MIB, PRODUCTION_HEADLINE_MILLICORES,
+    PRODUCTION_RECOMMENDED_NODES, REGION_PAIRS, RESOURCE_MINIMUMS, TEST_RECOMMENDED_NODES)
 from azext_amlk8s.cluster import (  # noqa: F401  (required_providers is part of the checks' vocabulary)
     AZUREML_EXTENSION_TYPE, ML_TRUSTED_ACCESS_ROLE, RELAY_PROVIDER, ClusterFacts, minor_key, minor_version,
     required_providers, shell_quote)
@@ -81,7 +84,8 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class Intent:  # pylint: disable=too-many-instance-attributes
-    """What the user asked for, as far as the cluster checks care. Built by the lead from the validated settings."""
+    """What the user asked for, as far as the cluster checks care (built from the validated settings:
+    ``settings.intent_fields``)."""
     extension_name: str = "azureml"
     training: Optional[bool] = None       # None: settings not given (plain `az amlk8s check`)
     inference: Optional[bool] = None
@@ -98,83 +102,6 @@ class Intent:  # pylint: disable=too-many-instance-attributes
 # Documented data
 # ----------------------------------------------------------------------------------------------
 
-# Azure region pairs (learn.microsoft.com "Azure cross-region replication pairings"). The AzureML
-# control plane runs in the cluster's region and its pair, so both regions' service tags are needed.
-_REGION_PAIRS_BOTH_WAYS = (
-    ("eastus", "westus"), ("eastus2", "centralus"), ("westus2", "westcentralus"),
-    ("northcentralus", "southcentralus"), ("canadacentral", "canadaeast"),
-    ("westeurope", "northeurope"), ("uksouth", "ukwest"), ("francecentral", "francesouth"),
-    ("germanywestcentral", "germanynorth"), ("switzerlandnorth", "switzerlandwest"),
-    ("norwayeast", "norwaywest"), ("swedencentral", "swedensouth"), ("eastasia", "southeastasia"),
-    ("japaneast", "japanwest"), ("koreacentral", "koreasouth"), ("australiaeast", "australiasoutheast"),
-    ("australiacentral", "australiacentral2"), ("centralindia", "southindia"),
-    ("jioindiawest", "jioindiacentral"), ("southafricanorth", "southafricawest"), ("uaenorth", "uaecentral"),
-    ("chinanorth", "chinaeast"), ("chinanorth2", "chinaeast2"), ("chinanorth3", "chinaeast3"),
-    ("usgovvirginia", "usgovtexas"), ("usdodeast", "usdodcentral"),
-)
-# Pairings that are not symmetric: the region on the left fails over to the one on the right.
-_REGION_PAIRS_ONE_WAY = (
-    ("westus3", "eastus"), ("brazilsouth", "southcentralus"), ("brazilsoutheast", "brazilsouth"),
-    ("westindia", "southindia"),
-    ("usgovarizona", "usgovtexas"),
-)
-
-
-def _build_region_pairs():
-    pairs = {}
-    for left, right in _REGION_PAIRS_BOTH_WAYS:
-        pairs[left] = right
-        pairs[right] = left
-    pairs.update(dict(_REGION_PAIRS_ONE_WAY))
-    return pairs
-
-
-REGION_PAIRS = _build_region_pairs()
-
-# azureml-extension.md §8.3 "Total minimum system requirements" (millicores, MiB), excluding user workloads.
-#   (scenario, workload): (cpu request, cpu limit, memory request, memory limit, nodes, recommended size)
-RESOURCE_MINIMUMS = {
-    ("test", "inference"): (1780, 8300, 2440, 12296, 1, "DS2v2"),
-    ("test", "training"): (410, 4420, 1492, 10960, 1, "DS2v2"),
-    ("test", "both"): (1910, 10420, 2884, 15744, 1, "DS3v2"),
-    ("production", "inference"): (3600, 12700, 4240, 15296, 3, "DS3v2"),
-    ("production", "training"): (410, 4420, 1492, 10960, 1, "DS4v2"),
-    ("production", "both"): (3730, 14820, 4684, 18744, 3, "DS4v2"),
-}
-# §8.3 "Nodes" and "Recommended min VM size" for production: (node count, vCPU, GiB per node).
-PRODUCTION_RECOMMENDED_NODES = {
-    "inference": (3, 4, 14),
-    "training": (1, 8, 28),
-    "both": (3, 4, 14),
-}
-# §8.3 "Nodes" and "Recommended min VM size" for test: one node of DS2v2 (2 vCPU, 7 GiB) for one workload, DS3v2
-# (4 vCPU, 14 GiB) for both. The requests alone are not enough: they leave nothing for what AKS reserves on each
-# node nor for kube-system (a 2 vCPU / 4 GiB node has about 1.9 vCPU allocatable, below the 1.91 vCPU requested).
-TEST_RECOMMENDED_NODES = {
-    "inference": (1, 2, 7),
-    "training": (1, 2, 7),
-    "both": (1, 4, 14),
-}
-# azureml-extension.md §1.1: "For production purposes ... a minimum of 4 vCPU cores and 14-GB memory".
-PRODUCTION_HEADLINE_MILLICORES = 4000
-PRODUCTION_HEADLINE_MIB = 14 * 1024
-
-# azureml-extension.md §1.5: service accounts to add to the privileged SCC on ARO/OCP.
-OPENSHIFT_SCC_SERVICE_ACCOUNTS = (
-    "azure-arc:azure-arc-kube-aad-proxy-sa",
-    "azureml:{extension}-kube-state-metrics",
-    "azureml:prom-admission",
-    "azureml:default",
-    "azureml:prom-operator",
-    "azureml:load-amlarc-selinux-policy-sa",
-    "azureml:azureml-fe-v2",
-    "azureml:prom-prometheus",
-    "azureml:azureml-ingress-nginx",
-    "azureml:azureml-ingress-nginx-admission",
-)
-
-_BUSY_STATES = {"creating": "--created", "updating": "--updated", "deleting": "--deleted", "pending": "--updated",
-                "accepted": "--updated", "provisioning": "--created"}
 _CLOUD_LB_DISTRIBUTIONS = ("aks", "eks", "gke", "capz", "aks_engine")
 _CLOUD_LB_INFRASTRUCTURES = ("azure", "aws", "gcp")
 
@@ -527,7 +454,8 @@ def check_outbound_network(facts, intent):  # pylint: disable=unused-argument
     if proxy:
         target = proxy.get("httpsProxy") or proxy.get("httpProxy")
         missing = [h for h in NO_PROXY_REQUIRED if h not in proxy.get("noProxy", ())]
-        notes.append(f"outbound traffic goes through the HTTP proxy {target}{(f', and its noProxy lacks {_join(missing)}' if missing else '')}")
+        lacks = f", and its noProxy lacks {_join(missing)}" if missing else ""
+        notes.append(f"outbound traffic goes through the HTTP proxy {target}{lacks}")
         fixes.append(f"make the proxy allow the endpoints and keep {_join(NO_PROXY_REQUIRED)} in noProxy (with the "
                      f"cluster's service and pod ranges): `az aks update {ref.aks_args} --http-proxy-config "
                      "<proxy-config.json>`")
@@ -675,7 +603,7 @@ def check_extension_busy(facts, intent):
     if not mine:
         return _result(cid, PASS, f"No extension named {name!r}: no operation in progress.")
     found, _, state, props = mine[0]
-    flag = _BUSY_STATES.get(state.lower())
+    flag = WAIT_FLAG_FOR_STATE.get(state.lower())
     if flag:
         return _result(
             cid, FAIL,

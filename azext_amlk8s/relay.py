@@ -47,7 +47,8 @@ class RelayPlan:
 
     @property
     def namespace_id(self) -> str:
-        return f'/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/Microsoft.Relay/namespaces/{self.namespace}'
+        return (f'/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/'
+                f'Microsoft.Relay/namespaces/{self.namespace}')
 
     @property
     def hybrid_connection_id(self) -> str:
@@ -113,7 +114,8 @@ def _wait_for_namespace(client, plan: RelayPlan):
         if state == 'succeeded':
             return
         if state in ('failed', 'canceled') or time.monotonic() > deadline:
-            raise AzureResponseError(f"Creating the Azure Relay namespace {plan.namespace} ended {state or 'without a state'}.",
+            raise AzureResponseError(
+                f"Creating the Azure Relay namespace {plan.namespace} ended {state or 'without a state'}.",
                 f'See the namespace: az relay namespace show -g {plan.resource_group} -n {plan.namespace}')
         _pause(response.headers)
 
@@ -198,7 +200,8 @@ def delete_namespace(client, resource_group: str, namespace: str, subscription_i
     """DELETE the namespace (long-running, Location pattern); unless ``no_wait``, follow it to its end."""
     import time
     from azext_amlk8s._transport import arm_get, arm_send
-    path = f'/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/Microsoft.Relay/namespaces/{namespace}'
+    path = (f'/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/Microsoft.Relay/'
+            f'namespaces/{namespace}')
     response = arm_send(client, 'DELETE', path, RELAY_API, allow_404=True)
     location = response.headers.get('Location') if response.status == 202 else None
     deadline = time.monotonic() + _RELAY_WAIT_SECONDS
@@ -238,9 +241,9 @@ def delete_question(extension_name, ref, found, force, cleanup) -> str:
                      'components may stay in the cluster.')
     ours = [f for f in found if f.owner in DELETABLE_OWNERS and f.kind == 'namespace']
     if ours:
-        lines.append('The Azure Relay namespace {} (created by {} for this extension) is {}.'.format(
-            ours[0].resource_id.rsplit('/', 1)[-1], OWNER_NAMES[ours[0].owner],
-            'deleted too (--cleanup)' if cleanup else 'kept (add --cleanup to delete it)'))
+        lines.append((f"The Azure Relay namespace {ours[0].resource_id.rsplit('/', 1)[-1]} (created by "
+                      f"{OWNER_NAMES[ours[0].owner]} for this extension) is "
+                      f"{('deleted too (--cleanup)' if cleanup else 'kept (add --cleanup to delete it)')}."))
     return ' '.join(lines)
 
 

@@ -26,10 +26,12 @@ from typing import Dict, List, Mapping, Optional, Tuple
 from azure.cli.core.azclierror import (InvalidArgumentValueError, MutuallyExclusiveArgumentError,
                                        RequiredArgumentMissingError)
 
-from azext_amlk8s._constants import (DEFAULT_RELEASE_TRAIN, EXTENSION_TYPE, KNOWN_RELEASE_TRAINS,  # noqa: F401
-                                     PROTECTED_PLACEHOLDER, RELEASE_NAMESPACE, SCOPE, TSG_LINK)
+# Re-exported: the handlers and the tests read these names from here.
+from azext_amlk8s._constants import (  # noqa: F401  pylint: disable=unused-import
+    DEFAULT_RELEASE_TRAIN, EXTENSION_TYPE, KNOWN_RELEASE_TRAINS, PROTECTED_PLACEHOLDER, RELEASE_NAMESPACE, SCOPE,
+    TSG_LINK)
 
-from azext_amlk8s._catalogue import (  # noqa: F401  (the catalogue's names, used by the rules and the tests)
+from azext_amlk8s._catalogue import (  # noqa: F401  pylint: disable=unused-import
     BOOL, CATALOGUE, ENUM, HOSTNAME, IMPLIED_BY_RENAMED, K8S_NAME, NODE_SELECTOR_PREFIX, PATH, REMOVED, RENAMED,
     RESOURCE_ID, SECRET_KEYS, TEXT, TYPED_FLAGS, UNSUPPORTED, Key)
 
@@ -73,7 +75,8 @@ class SettingsInput:
         return not self.public and not self.protected and not self.tls_files
 
 
-def _add(target: Dict[str, str], origin: Dict[str, str], kind: str, key: str, value: str, label: str):
+def _add(result: 'SettingsInput', kind: str, key: str, value: str, label: str):
+    target, origin = (result.public if kind == 'public' else result.protected), result.origin
     slot = kind + ':' + key
     if key in target and target[key] != value:
         raise MutuallyExclusiveArgumentError(
@@ -83,7 +86,7 @@ def _add(target: Dict[str, str], origin: Dict[str, str], kind: str, key: str, va
     origin.setdefault(slot, label)
 
 
-def collect(config=None, protected=None, config_file=None, protected_file=None, typed=None,
+def collect(config=None, protected=None, *, config_file=None, protected_file=None, typed=None,
             node_selector=None) -> SettingsInput:
     """Merge the raw and typed inputs.
 
@@ -91,15 +94,14 @@ def collect(config=None, protected=None, config_file=None, protected_file=None, 
     (path, dict) pairs already read, ``typed`` maps setting keys to (value, flag) from the typed flags.
     """
     result = SettingsInput()
-    for kind, target, inline, from_file, option in (
-            ('public', result.public, config, config_file, '--config'),
-            ('protected', result.protected, protected, protected_file, '--config-protected')):
+    for kind, inline, from_file, option in (('public', config, config_file, '--config'),
+                                            ('protected', protected, protected_file, '--config-protected')):
         for key, value in (inline or {}).items():
-            _add(target, result.origin, kind, key, value, f'{option} {key}')
+            _add(result, kind, key, value, f'{option} {key}')
         if from_file:
             path, values = from_file
             for key, value in values.items():
-                _add(target, result.origin, kind, key, value, f'{key} in {path}')
+                _add(result, kind, key, value, f'{key} in {path}')
     for key, (value, flag) in (typed or {}).items():
         for other_kind, other in (('public', result.public), ('protected', result.protected)):
             if key in other:
@@ -109,15 +111,16 @@ def collect(config=None, protected=None, config_file=None, protected_file=None, 
         if key in TLS_FILE_KEYS:
             result.tls_files[key] = (value, flag)
         else:
-            _add(result.public, result.origin, 'public', key, value, flag)
+            _add(result, 'public', key, value, flag)
     for label_key, value in (node_selector or {}).items():
         key = NODE_SELECTOR_PREFIX + label_key
         if key in result.public or key in result.protected:
             raise MutuallyExclusiveArgumentError(
-                '--node-selector and {} set the same setting {}.'.format(
-                    result.origin.get('public:' + key) or result.origin.get('protected:' + key), key),
+                ("--node-selector and "
+                 f"{(result.origin.get('public:' + key) or result.origin.get('protected:' + key))} set "
+                 f"the same setting {key}."),
                 f'Use either --node-selector {label_key}={value} or the KEY=VALUE form, not both.')
-        _add(result.public, result.origin, 'public', key, value, '--node-selector ' + label_key)
+        _add(result, 'public', key, value, '--node-selector ' + label_key)
     return result
 
 
@@ -237,8 +240,7 @@ def _normalise_value(key: Key, label: str, value: str) -> str:
                          f"Set {key.name} to one of: {', '.join(key.choices)} (any case).")
     text = str(value).strip()
     if not text:
-        raise InvalidArgumentValueError(f'Setting {label} is empty.', 'Give {} a value or leave it out.'.format(
-            key.name))
+        raise InvalidArgumentValueError(f'Setting {label} is empty.', f'Give {key.name} a value or leave it out.')
     if key.kind == HOSTNAME:
         from azext_amlk8s.tls import validate_cname
         return validate_cname(text, label)
@@ -261,10 +263,10 @@ def _validate_relay_connection_string(label: str, value: str):
     missing = [n for n in ('endpoint', 'sharedaccesskeyname', 'sharedaccesskey', 'entitypath') if not parts.get(n)]
     glued = 'entitypath' in parts.get('sharedaccesskey', '').lower()
     if missing or glued or not parts.get('endpoint', '').startswith('sb://'):
+        missing_semicolon = '; a ";" is missing before EntityPath' if glued else ''
         raise InvalidArgumentValueError(
-            'Setting {} is not an Azure Relay connection string (Endpoint=sb://...;SharedAccessKeyName=...;'
-            'SharedAccessKey=...;EntityPath=...){}.'.format(
-                label, '; a ";" is missing before EntityPath' if glued else ''),
+            f'Setting {label} is not an Azure Relay connection string (Endpoint=sb://...;SharedAccessKeyName=...;'
+            f'SharedAccessKey=...;EntityPath=...){missing_semicolon}.',
             'Copy the primary connection string of the hybrid connection\'s azureml_rw rule: az relay hyco '
             'authorization-rule keys list -g <rg> --namespace-name <ns> --hybrid-connection-name <hc> -n azureml_rw '
             '--query primaryConnectionString -o tsv')
@@ -289,8 +291,8 @@ def _apply_renames(values: Dict[str, str], settings_input: SettingsInput, protec
                 value = mapped
             if new in values:
                 raise MutuallyExclusiveArgumentError(
-                    'Setting {} and {} both set {} ({} is the old name, {}).'.format(
-                        label, settings_input.label(new, protected), new, old, why),
+                    f'Setting {label} and {settings_input.label(new, protected)} both set {new} ({old} is the old '
+                    f'name, {why}).',
                     f'Remove {old} and keep {new}.')
             values[new] = value
             settings_input.origin.setdefault(('protected:' if protected else 'public:') + new, label)
@@ -341,8 +343,9 @@ def normalise_input(settings_input: SettingsInput):
         given = protected.pop(alias)
         if protected.setdefault('relayServerConnectionString', given) != given:
             raise MutuallyExclusiveArgumentError(
-                'Settings {} and {} give different relay connection strings.'.format(
-                    settings_input.label(alias, True), settings_input.label('relayServerConnectionString', True)),
+                (f"Settings {settings_input.label(alias, True)} and "
+                 f"{settings_input.label('relayServerConnectionString', True)} give different relay "
+                 "connection strings."),
                 'Give the connection string once, as relayServerConnectionString.')
         settings_input.origin.setdefault('protected:relayServerConnectionString', settings_input.label(alias, True))
 
@@ -355,8 +358,8 @@ def normalise_input(settings_input: SettingsInput):
     for key in list(public):
         if key in SECRET_KEYS:
             raise InvalidArgumentValueError(
-                'Setting {} holds a secret but was given as a public setting; public settings are visible to anyone '
-                'who can read the extension.'.format(settings_input.label(key)),
+                (f'Setting {settings_input.label(key)} holds a secret but was given as a public '
+                 'setting; public settings are visible to anyone who can read the extension.'),
                 f'Pass it with --config-protected {key}=<value> (or --config-protected-file).')
     for key in list(protected):
         spec = CATALOGUE.get(key)
@@ -404,9 +407,10 @@ def resolve(settings_input: SettingsInput, *, require_workload: bool = True, rea
     if settings.inference and settings.https and pem and read_tls:
         load_tls(settings, settings_input, pem, now)
     elif pem and not settings.https:
-        warnings.append('The PEM files ({}) were left out: {}.'.format(
-            ', '.join(label for _, label in pem.values()),
-            'inference is not enabled' if not settings.inference else 'allowInsecureConnections is true'))
+        warnings.append((f"The PEM files ({', '.join(label for _, label in pem.values())}) were left "
+                         "out: "
+                         f"{'inference is not enabled' if not settings.inference else 'allowInsecureConnections is '}"
+                         f"{'' if not settings.inference else 'true'}."))
     return settings
 
 
@@ -417,9 +421,9 @@ def check_workloads(settings: Settings, settings_input: SettingsInput, require_w
         if for_inference:
             # The secure-endpoint doc's sslSecret command omits enableInference=True: say what is missing.
             raise RequiredArgumentMissingError(
-                'Neither training nor inference is enabled, but {} configure{} inference, and enableInference is '
-                '{}.'.format(', '.join(for_inference), 's' if len(for_inference) == 1 else '',
-                             'false' if settings.flag('enableInference') is False else 'not set'),
+                (f"Neither training nor inference is enabled, but {', '.join(for_inference)} "
+                 f"configure{('s' if len(for_inference) == 1 else '')} inference, and enableInference "
+                 f"is {('false' if settings.flag('enableInference') is False else 'not set')}."),
                 'Add enableInference=True to --config (or --enable-inference true); add enableTraining=True as well '
                 'for training and batch inference.')
         raise RequiredArgumentMissingError(
@@ -430,8 +434,9 @@ def check_workloads(settings: Settings, settings_input: SettingsInput, require_w
         ignored = [settings_input.label(k) for k in settings.public
                    if k in CATALOGUE and CATALOGUE[k].inference_only and k not in ('sslCertPemFile', 'sslKeyPemFile')]
         if ignored and require_workload:
-            settings.warnings.append('Setting {} only appl{} to inference, which is not enabled.'.format(
-                ', '.join(ignored), 'ies' if len(ignored) == 1 else 'y'))
+            settings.warnings.append((f"Setting {', '.join(ignored)} only "
+                                      f"appl{('ies' if len(ignored) == 1 else 'y')} to inference, "
+                                      "which is not enabled."))
 
 
 def check_inference(settings: Settings, settings_input: SettingsInput, pem, tls_in_place: bool = False):
@@ -451,8 +456,8 @@ def check_inference(settings: Settings, settings_input: SettingsInput, pem, tls_
             '--internal-load-balancer-provider azure.')
     if public.get('internalLoadBalancerProvider') and service_type != 'LoadBalancer':
         raise MutuallyExclusiveArgumentError(
-            'Setting {} applies only to the LoadBalancer router service type, but {} is {}.'.format(
-                label('internalLoadBalancerProvider'), label('inferenceRouterServiceType'), service_type),
+            (f"Setting {label('internalLoadBalancerProvider')} applies only to the LoadBalancer router "
+             f"service type, but {label('inferenceRouterServiceType')} is {service_type}."),
             'Remove internalLoadBalancerProvider, or use inferenceRouterServiceType=LoadBalancer.')
     insecure = settings.flag('allowInsecureConnections')
     secret = public.get('sslSecret')
@@ -461,8 +466,8 @@ def check_inference(settings: Settings, settings_input: SettingsInput, pem, tls_
         given = [label(k) for k in ('sslSecret', 'sslCname') if k in public] + [v[1] for v in pem.values()]
         if given:
             raise MutuallyExclusiveArgumentError(
-                'Setting {} turns HTTPS off, but {} configure{} HTTPS.'.format(
-                    label('allowInsecureConnections'), ', '.join(given), 's' if len(given) == 1 else ''),
+                (f"Setting {label('allowInsecureConnections')} turns HTTPS off, but {', '.join(given)} "
+                 f"configure{('s' if len(given) == 1 else '')} HTTPS."),
                 'For an HTTPS endpoint drop allowInsecureConnections (or set it to false); for HTTP drop the TLS '
                 'settings.')
         settings.warnings.append('HTTPS is off (allowInsecureConnections=true): inference endpoints accept plain '
@@ -472,12 +477,12 @@ def check_inference(settings: Settings, settings_input: SettingsInput, pem, tls_
         present, absent = ('sslCertPemFile', 'sslKeyPemFile') if have_cert else ('sslKeyPemFile', 'sslCertPemFile')
         raise RequiredArgumentMissingError(
             f'Setting {pem[present][1]} is given without {absent}: HTTPS from PEM files needs both.',
-            'Add --ssl-{}-pem-file <path> (or --config-protected {}=<path>).'.format(
-                'key' if absent == 'sslKeyPemFile' else 'cert', absent))
+            (f"Add --ssl-{('key' if absent == 'sslKeyPemFile' else 'cert')}-pem-file <path> (or "
+             f"--config-protected {absent}=<path>)."))
     if secret and have_cert:
         raise MutuallyExclusiveArgumentError(
-            'Both {} and the PEM files ({}, {}) are given; configure HTTPS one way only.'.format(
-                label('sslSecret'), pem['sslCertPemFile'][1], pem['sslKeyPemFile'][1]),
+            (f"Both {label('sslSecret')} and the PEM files ({pem['sslCertPemFile'][1]}, "
+             f"{pem['sslKeyPemFile'][1]}) are given; configure HTTPS one way only."),
             'Keep the PEM files, or keep sslSecret (a Kubernetes secret in namespace azureml holding cert.pem and '
             'key.pem), not both.')
     if not secret and not have_cert:
@@ -503,21 +508,21 @@ def check_relay(settings: Settings, settings_input: SettingsInput):
     conn = settings.protected.get('relayServerConnectionString')
     if hc_id and not conn:
         raise RequiredArgumentMissingError(
-            'Setting {} names your own Azure Relay hybrid connection, but its connection string is not given '
-            '(protected setting relayServerConnectionString).'.format(
-                settings_input.label('relayserver.hybridConnectionResourceID')), RELAY_BYO_HELP)
+            (f"Setting {settings_input.label('relayserver.hybridConnectionResourceID')} names your own "
+             "Azure Relay hybrid connection, but its connection string is not given (protected "
+             "setting relayServerConnectionString)."), RELAY_BYO_HELP)
     if conn and not hc_id:
         raise RequiredArgumentMissingError(
-            'Setting {} gives your own Azure Relay connection string, but not its hybrid connection (setting '
-            'relayserver.hybridConnectionResourceID); amlk8s does not replace a relay you bring.'.format(
-                settings_input.label('relayServerConnectionString', True)), RELAY_BYO_HELP)
+            (f"Setting {settings_input.label('relayServerConnectionString', True)} gives your own "
+             "Azure Relay connection string, but not its hybrid connection (setting "
+             "relayserver.hybridConnectionResourceID); amlk8s does not replace a relay you bring."), RELAY_BYO_HELP)
     if conn:
         _validate_relay_connection_string(settings_input.label('relayServerConnectionString', True), conn)
         entity = conn.lower().rsplit('entitypath=', 1)[-1].split(';')[0].strip()
         if entity and entity != hc_id.rstrip('/').rsplit('/', 1)[-1].lower():
             raise InvalidArgumentValueError(
-                'The relay connection string is for hybrid connection {!r}, but '
-                'relayserver.hybridConnectionResourceID names {!r}.'.format(entity, hc_id.rsplit('/', 1)[-1]),
+                (f"The relay connection string is for hybrid connection {entity!r}, but "
+                 f"relayserver.hybridConnectionResourceID names {hc_id.rsplit('/', 1)[-1]!r}."),
                 'Use the connection string of the same hybrid connection.')
         settings.relay_supplied = True
 
@@ -534,8 +539,8 @@ def check_fixed_arguments(extension_type=None, scope=None, release_namespace=Non
             'Drop --scope or use --scope cluster.')
     if release_namespace is not None and release_namespace.strip() != RELEASE_NAMESPACE:
         raise InvalidArgumentValueError(
-            '--release-namespace is {!r}, but the AzureML extension always installs into namespace {}.'.format(
-                release_namespace, RELEASE_NAMESPACE),
+            (f'--release-namespace is {release_namespace!r}, but the AzureML extension always installs '
+             f'into namespace {RELEASE_NAMESPACE}.'),
             'Drop --release-namespace or use --release-namespace azureml. Workloads can still run in other '
             'namespaces: pick one when attaching the cluster (az ml compute attach --namespace).')
 
@@ -569,8 +574,9 @@ def resolve_version(auto_upgrade=None, version=None, release_train=None, *, defa
         if not release_train:
             raise InvalidArgumentValueError('--release-train is empty.', 'Use --release-train stable or preview.')
         if release_train.lower() not in KNOWN_RELEASE_TRAINS:
-            warnings.append('--release-train {} is not one of {}; the service rejects unknown trains with '
-                            '"Chart path not found".'.format(release_train, ', '.join(KNOWN_RELEASE_TRAINS)))
+            known = ', '.join(KNOWN_RELEASE_TRAINS)
+            warnings.append(f'--release-train {release_train} is not one of {known}; the service rejects unknown '
+                            'trains with "Chart path not found".')
     elif default_train:
         release_train = DEFAULT_RELEASE_TRAIN
     return VersionChoice(auto_upgrade, version, release_train, tuple(warnings))
@@ -584,16 +590,15 @@ def check_version_available(choice: VersionChoice, facts) -> List[str]:
     available = getattr(facts, 'extension_versions', None)
     train = getattr(facts, 'extension_versions_train', None) or choice.release_train or DEFAULT_RELEASE_TRAIN
     if available is None:
-        return ['Could not read the versions of {} for release train {}, so --version {} was not checked; an unknown '
-                'version fails in the cluster with "Chart path not found".'.format(EXTENSION_TYPE, train,
-                                                                                    choice.version)]
+        return [(f'Could not read the versions of {EXTENSION_TYPE} for release train {train}, so '
+                 f'--version {choice.version} was not checked; an unknown version fails in the cluster '
+                 'with "Chart path not found".')]
     if choice.version in available:
         return []
     shown = ', '.join(available[:12]) + (', ...' if len(available) > 12 else '')
     raise InvalidArgumentValueError(
-        '--version {} is not a version of {} in release train {}{}.'.format(
-            choice.version, EXTENSION_TYPE, train, ' (available: {})'.format(shown) if available else
-            ' (the release train lists no versions)'),
+        (f"--version {choice.version} is not a version of {EXTENSION_TYPE} in release train "
+         f"{train}{(f' (available: {shown})' if available else ' (the release train lists no versions)')}."),
         'Pick one of the listed versions, or leave --version out to get the newest (with '
         '--auto-upgrade-minor-version true).')
 
@@ -746,9 +751,9 @@ def summary(settings: Settings) -> str:
         if settings.get('internalLoadBalancerProvider'):
             endpoint += ' (internal)'
         if settings.https:
-            endpoint += ', HTTPS for {} with {}'.format(
-                settings.get('sslCname'), 'secret ' + settings.get('sslSecret') if settings.get('sslSecret')
-                else 'the given PEM files')
+            endpoint += (f", HTTPS for {settings.get('sslCname')} with "
+                         f"{'secret ' + settings.get('sslSecret') if settings.get('sslSecret') else 'the given '}"
+                         f"{'' if settings.get('sslSecret') else 'PEM files'}")
         else:
             endpoint += ', HTTP only'
         parts.append('inference router ' + endpoint)

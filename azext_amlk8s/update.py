@@ -87,7 +87,9 @@ def impacts(old: Mapping[str, str], new: Mapping[str, Optional[str]]) -> List[Tu
 
 def confirmation_message(found, extension_name, cluster_display) -> str:
     workloads = sorted({w for _, ws in found for w in ws})
-    lines = [f"This update of the AzureML extension {extension_name!r} on {cluster_display} affects active {' and '.join(workloads)}: they may fail or become unavailable while it applies. It is safe when the cluster runs none."]
+    lines = [f"This update of the AzureML extension {extension_name!r} on {cluster_display} affects active "
+             f"{' and '.join(workloads)}: they may fail or become unavailable while it applies. It is safe when the "
+             "cluster runs none."]
     lines.extend(f"  - {description}" for description, _ in found)
     lines.append('Proceed?')
     return '\n'.join(lines)
@@ -218,9 +220,11 @@ def _transition_warnings(change: _Change, patch) -> List[str]:
         warnings.append(f'HTTPS now uses the given PEM files instead of the Kubernetes secret {change.old_secret}.')
     if change.tls_in_place and patch.get('sslCname'):
         warnings.append(f"The certificate in use cannot be read back from Azure, so amlk8s cannot check that it covers "
-                        f"{patch['sslCname']}; pass --ssl-cert-pem-file and --ssl-key-pem-file to check and send it again.")
+                        f"{patch['sslCname']}; pass --ssl-cert-pem-file and --ssl-key-pem-file to check and send it "
+                        "again.")
     if change.going_insecure and change.removals:
-        warnings.append(f"HTTPS is turned off; {', '.join(sorted(change.removals))} {'is' if len(change.removals) == 1 else 'are'} removed.")
+        verb = 'is' if len(change.removals) == 1 else 'are'
+        warnings.append(f"HTTPS is turned off; {', '.join(sorted(change.removals))} {verb} removed.")
     return warnings
 
 
@@ -245,7 +249,9 @@ def _protected_set(change: _Change, settings: Settings, derived_protected) -> Tu
     relay_enabled = as_bool(change.merged.get('relayserver.enabled'))
     relay_key_needed = 'relayServerConnectionString' not in protected and (
         relay_enabled is True or (relay_enabled is None and 'relayserver.hybridConnectionResourceID' in change.old))
-    warning = f"Protected settings are replaced as a whole: amlk8s sends {', '.join(sorted(protected)) or 'none'}{' and re-supplies the Azure Relay connection string' if relay_key_needed else ''}; any other protected setting set earlier is dropped."
+    resupplied = ' and re-supplies the Azure Relay connection string' if relay_key_needed else ''
+    warning = (f"Protected settings are replaced as a whole: amlk8s sends {', '.join(sorted(protected)) or 'none'}"
+               f"{resupplied}; any other protected setting set earlier is dropped.")
     return protected, relay_key_needed, [warning]
 
 
@@ -321,3 +327,12 @@ def blocking_checks(plan: UpdatePlan, facts, extension_name):
     from azext_amlk8s import prereqs, settings as rules
     intent = prereqs.Intent(extension_name=extension_name, **rules.intent_fields(plan.settings))
     return [r for r in prereqs.run_checks(facts, intent) if r.id in UPDATE_CHECKS and r.status == prereqs.FAIL]
+
+
+def refuse_blocking(blocking, ref):
+    """Stop the update (nothing sent) when the resulting configuration fails a check on this cluster."""
+    from azure.cli.core.azclierror import ValidationError
+    from azext_amlk8s.prereqs import summarize_failures
+    if blocking:
+        raise ValidationError(f'The resulting configuration cannot work on {ref.display}: '
+                              f'{summarize_failures(blocking)}', 'Change the settings as the findings say.')

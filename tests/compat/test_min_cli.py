@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from tests.compat import azconfig_min, conftest
+from tests.compat import azconfig_min
 from tests.compat.conftest import install_wheel, make_az_min
 
 DEPLOY = ["amlk8s", "deploy", "--name", "azureml", "--extension-type", "Microsoft.AzureML.Kubernetes",

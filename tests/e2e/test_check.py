@@ -13,12 +13,13 @@ import pytest
 CHECK_KEYS = ["check", "finding", "fix", "status", "title"]
 STATUSES = {"pass", "warning", "fail", "unknown", "ignored"}
 AKS_CHECKS = ["cluster-state", "provider-registration", "managed-identity", "local-accounts", "authorized-ip-ranges",
-              "pod-identity", "outbound-network", "node-architecture", "existing-extension", "extension-busy", "capacity", "gpu-device-plugin",
-              "kubernetes-version", "cli-version"]
+              "pod-identity", "outbound-network", "node-architecture", "existing-extension", "extension-busy",
+              "capacity", "gpu-device-plugin", "kubernetes-version", "cli-version"]
 ARC_CHECKS = ["cluster-state", "provider-registration", "arc-connectivity", "node-architecture", "openshift",
               "existing-extension", "extension-busy", "capacity", "kubernetes-version", "cli-version"]
 ALL_CHECKS = ["cluster-state", "provider-registration", "managed-identity", "local-accounts", "authorized-ip-ranges",
-              "pod-identity", "outbound-network", "arc-connectivity", "node-architecture", "openshift", "existing-extension", "extension-busy",
+              "pod-identity", "outbound-network", "arc-connectivity", "node-architecture", "openshift",
+              "existing-extension", "extension-busy",
               "inference-router-ha", "internal-load-balancer", "load-balancer-support", "capacity",
               "gpu-device-plugin", "kubernetes-version", "cli-version"]
 TRAINING = "--enable-training true"

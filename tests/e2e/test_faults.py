@@ -365,8 +365,8 @@ MALFORMED = [
     ("check with a bad --config-file", "amlk8s check -g rg-ml -c aks-prod -t aks --config-file {bad}", 1,
      "--config-file"),
 ]
-# Names that cannot be one segment of the ARM path. They need validate_resource_names (in _validators.py) wired
-# into _params.py; until then amlk8s sends the PUT to a wrong URL. See the lead's note in this change.
+# Names that cannot be one segment of the ARM path: validate_resource_names (_validators.py, the validator of
+# --cluster-name) refuses them before any request, so no PUT can go to another resource's URL.
 NAME_ROWS = [
     ("empty --name", D + "--enable-training true -n ''", 1, "--name"),
     ("--name with a slash", D + "--enable-training true -n a/b", 1, "--name"),

@@ -298,7 +298,7 @@ def test_every_printed_command_is_quoted_and_the_complete_ones_run(az, emu, odd_
     assert "-g rg-ml(prod)" not in text and "--resource-group rg-ml(prod)" not in text
     assert "'rg-ml(prod)'" in text
     complete = sorted({tuple(w) for w in commands if w[:2] == ["az", "amlk8s"] and w[2] in ("check", "verify", "show",
-                                                                                          "list", "wait")
+                                                                                            "list", "wait")
                        and not any("<" in word for word in w)})
     assert complete
     for words in complete[:8]:

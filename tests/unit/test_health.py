@@ -476,8 +476,8 @@ def extension(state='Succeeded', *, settings=None, statuses=None, error_info=Non
 
 
 REPORT_KEYS = ['name', 'clusterId', 'extensionType', 'provisioningState', 'verdict', 'version', 'releaseTrain',
-               'autoUpgradeMinorVersion', 'workloads', 'endpoint', 'configurationSettings', 'components', 'clusterRead', 'findings',
-               'nextSteps']
+               'autoUpgradeMinorVersion', 'workloads', 'endpoint', 'configurationSettings', 'components', 'clusterRead',
+               'findings', 'nextSteps']
 FINDING_KEYS = ['source', 'level', 'code', 'title', 'critical', 'serviceCode', 'message', 'diagnosis', 'fix',
                 'related']
 

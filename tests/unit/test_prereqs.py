@@ -13,7 +13,7 @@ from azure.cli.core.azclierror import InvalidArgumentValueError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from azext_amlk8s import prereqs
+from azext_amlk8s import _docdata, prereqs
 from azext_amlk8s.cluster import ClusterFacts, ClusterRef, facts_from_bodies
 from azext_amlk8s.prereqs import (
     ALL_CHECK_IDS, FAIL, IGNORED, PASS, UNKNOWN, WARNING, CheckResult, Intent, blocking, run_checks,
@@ -106,7 +106,8 @@ def test_check_ids_are_stable_kebab_case_and_documented():
     assert len(set(ALL_CHECK_IDS)) == len(ALL_CHECK_IDS)
     assert ALL_CHECK_IDS == (
         "cluster-state", "provider-registration", "managed-identity", "local-accounts", "authorized-ip-ranges",
-        "pod-identity", "outbound-network", "arc-connectivity", "node-architecture", "openshift", "existing-extension", "extension-busy",
+        "pod-identity", "outbound-network", "arc-connectivity", "node-architecture", "openshift",
+        "existing-extension", "extension-busy",
         "inference-router-ha", "internal-load-balancer", "load-balancer-support", "capacity", "gpu-device-plugin",
         "kubernetes-version", "cli-version")
     for cid in ALL_CHECK_IDS:
@@ -120,8 +121,9 @@ def test_healthy_aks_cluster_report():
     results = run_checks(facts, INFERENCE)
     assert [r.id for r in results] == [
         "cluster-state", "provider-registration", "managed-identity", "local-accounts", "authorized-ip-ranges",
-        "pod-identity", "outbound-network", "node-architecture", "existing-extension", "extension-busy", "inference-router-ha",
-        "load-balancer-support", "capacity", "gpu-device-plugin", "kubernetes-version", "cli-version"]
+        "pod-identity", "outbound-network", "node-architecture", "existing-extension", "extension-busy",
+        "inference-router-ha", "load-balancer-support", "capacity", "gpu-device-plugin", "kubernetes-version",
+        "cli-version"]
     assert {r.id: r.status for r in results if r.status != PASS} == {}
     assert not blocking(results)
     assert summarize_failures(results) == ""
@@ -452,7 +454,7 @@ def test_authorized_ranges_unknown_pair_is_said():
 
 def test_region_pairs_table_is_consistent():
     pairs = prereqs.REGION_PAIRS
-    for left, right in prereqs._REGION_PAIRS_BOTH_WAYS:  # pylint: disable=protected-access
+    for left, right in _docdata._REGION_PAIRS_BOTH_WAYS:  # pylint: disable=protected-access
         assert pairs[left] == right and pairs[right] == left
     assert all(region == region.lower() and " " not in region for region in list(pairs) + list(pairs.values()))
 
