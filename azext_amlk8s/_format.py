@@ -34,7 +34,35 @@ def _wrapped(first, text, prefix='', width=TEXT_WIDTH):
     return rows
 
 
+def _is_fleet(result):
+    """--ids results: one entry per cluster ({"clusterId", "status", "result", "error"})."""
+    return isinstance(result, list) and bool(result) and isinstance(result[0], dict) and \
+        {'clusterId', 'status', 'error'} <= set(result[0])
+
+
+def fleet_entries_table(result):
+    rows = []
+    for entry in result:
+        detail = entry.get('error') or _summary(entry.get('result'))
+        rows.extend(_wrapped(OrderedDict([('Cluster', _cell(entry.get('clusterId')).rsplit('/', 1)[-1]),
+                                          ('Status', _cell(entry.get('status')))]), detail))
+    return rows
+
+
+def _summary(result):
+    if isinstance(result, dict):
+        props = result.get('properties') or result
+        return ' '.join(f'{key} {_cell(props.get(key))}' for key in ('verdict', 'provisioningState')
+                        if props.get(key) is not None)
+    if isinstance(result, list):
+        failed = [r.get('check') for r in result if isinstance(r, dict) and r.get('status') == 'fail']
+        return f"{len(result)} checks, failed: {', '.join(failed)}" if failed else f'{len(result)} checks passed'
+    return ''
+
+
 def check_table(result):
+    if _is_fleet(result):
+        return fleet_entries_table(result)
     rows = []
     for row in result or []:
         first = OrderedDict([('Check', _cell(row.get('check'))), ('Status', _cell(row.get('status')))])
@@ -63,16 +91,29 @@ def _extension_row(extension):
 
 
 def extension_table(result):
+    if _is_fleet(result):
+        return fleet_entries_table(result)
     return _extension_row(result)
 
 
 def extension_list_table(result):
+    if result and isinstance(result[0], dict) and 'healthy' in result[0] and 'clusterId' in result[0]:
+        # The fleet: unhealthy first, then by cluster.
+        ordered = sorted(result, key=lambda r: (bool(r.get('healthy')), str(r.get('clusterId')).lower()))
+        return [OrderedDict([('Cluster', _cell(r.get('clusterId')).rsplit('/', 1)[-1]),
+                             ('Group', _cell(r.get('clusterId')).split('/')[4] if r.get('clusterId') else ''),
+                             ('Type', 'AKS' if r.get('clusterType') == 'managedClusters' else 'Arc'),
+                             ('Name', _cell(r.get('name'))), ('State', _cell(r.get('provisioningState'))),
+                             ('Version', _cell(r.get('version'))), ('Train', _cell(r.get('releaseTrain'))),
+                             ('Error', _cell(r.get('error'))[:60])]) for r in ordered]
     return [_extension_row(item) for item in result or []]
 
 
 def deploy_table(result):
     """A deploy's result (the extension), or with --dry-run what would be sent: one row per property and setting,
     protected ones shown as the placeholder the JSON has."""
+    if _is_fleet(result):
+        return fleet_entries_table(result)
     if not isinstance(result, dict) or 'apiVersion' not in result:
         return _extension_row(result)
     props = result.get('properties') or {}
@@ -89,10 +130,21 @@ def deploy_table(result):
 
 
 def verify_table(result):
-    rows = _wrapped(OrderedDict([('Item', 'verdict'), ('Level', '')]), f"{_cell(result.get('verdict'))} (provisioningState {_cell(result.get('provisioningState')) or 'unknown'}, version {_cell(result.get('version')) or 'unknown'})")
+    if _is_fleet(result):
+        return fleet_entries_table(result)
+    state = _cell(result.get('provisioningState')) or 'unknown'
+    version = _cell(result.get('version')) or 'unknown'
+    rows = _wrapped(OrderedDict([('Item', 'verdict'), ('Level', '')]),
+                    f"{_cell(result.get('verdict'))} (provisioningState {state}, version {version})")
     for component in result.get('components') or []:
         replicas = component.get('replicas')
-        rows.extend(_wrapped(OrderedDict([('Item', 'component'), ('Level', '')]), f"{_cell(component.get('name'))} ({_cell(component.get('kind'))}{(f', {replicas} replicas' if replicas else '')})"))
+        count = f', {replicas} replicas' if replicas else ''
+        rows.extend(_wrapped(OrderedDict([('Item', 'component'), ('Level', '')]),
+                             f"{_cell(component.get('name'))} ({_cell(component.get('kind'))}{count})"))
+    for compute in result.get('computes') or []:
+        rows.extend(_wrapped(OrderedDict([('Item', 'compute'), ('Level', '')]),
+                             f"{_cell(compute.get('name'))} ({_cell(compute.get('computeType'))}, provisioningState "
+                             f"{_cell(compute.get('provisioningState')) or 'unknown'})"))
     for finding in result.get('findings') or []:
         first = OrderedDict([('Item', _cell(finding.get('code') or finding.get('source'))),
                              ('Level', _cell(finding.get('level')))])

@@ -12,7 +12,7 @@ long-summary: >
     amlk8s manages the Azure Machine Learning extension (Microsoft.AzureML.Kubernetes). Every documented
     prerequisite and setting rule is checked before anything is written to Azure; failures come back with the fix.
     Any documented `az k8s-extension create --extension-type Microsoft.AzureML.Kubernetes ...` command works with
-    `az amlk8s deploy` in its place. Troubleshooting guide: https://aka.ms/arcmltsg
+    `az amlk8s deploy` in its place. Troubleshooting guide: `https://aka.ms/arcmltsg`
 """
 
 helps['amlk8s deploy'] = """
@@ -58,6 +58,12 @@ examples:
   - name: Show what would be sent, without writing anything.
     text: >
         az amlk8s deploy -g myrg -c myaks -t aks --enable-training --dry-run
+  - name: Roll out to many clusters, four at a time; run it again after a failure and only the rest is changed.
+    text: >
+        az amlk8s deploy --ids @clusters.txt --enable-training true --max-parallel 4 -o table
+  - name: Deploy on AKS with local accounts disabled and create the Trusted Access binding for a workspace.
+    text: >
+        az amlk8s deploy -g myrg -c myaks -t aks --enable-training --workspace /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.MachineLearningServices/workspaces/myws --create-trusted-access --yes
 """
 
 helps['amlk8s check'] = """
@@ -68,12 +74,18 @@ long-summary: >
     ignored), the finding and the fix. Exits non-zero when a blocking check fails. With settings, they are validated
     too (including the TLS files, reported as the check "settings"); without, only the cluster is checked. The
     cluster checks, whose ids --ignore-check takes: cluster-state, provider-registration, managed-identity,
-    local-accounts, authorized-ip-ranges, arc-connectivity, node-architecture, openshift, existing-extension,
+    local-accounts, authorized-ip-ranges, pod-identity, outbound-network, arc-connectivity, node-architecture, openshift, existing-extension,
     extension-busy, inference-router-ha, internal-load-balancer, load-balancer-support, capacity, gpu-device-plugin,
-    kubernetes-version, cli-version.
+    kubernetes-version, cli-version. With --workspace also workspace-subscription (the workspace is in the
+    cluster's subscription), legacy-compute (no legacy AKS compute of the workspace on this cluster) and, on AKS
+    with local accounts disabled, trusted-access (a Trusted Access binding for the workspace); --ignore-check does
+    not skip them.
 examples:
   - name: Check an AKS cluster before deploying.
     text: az amlk8s check -g myrg -c myaks -t managedClusters -o table
+  - name: Check what attaching an AKS cluster to a workspace needs (subscription, legacy computes, Trusted Access).
+    text: >
+        az amlk8s check -g myrg -c myaks -t managedClusters --workspace /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.MachineLearningServices/workspaces/myws
   - name: Check an Arc cluster for the settings of a production deployment; JSON for scripts.
     text: >
         az amlk8s check -g myrg -c myarc -t connectedClusters --config enableTraining=True enableInference=True inferenceRouterServiceType=nodePort sslCname=ml.contoso.com --config-protected sslCertPemFile=./cert.pem sslKeyPemFile=./key.pem -o json
@@ -89,6 +101,9 @@ long-summary: >
 examples:
   - name: Verify the extension on an AKS cluster.
     text: az amlk8s verify -g myrg -c myaks -t managedClusters -o table
+  - name: Also report the compute targets of a workspace that use this cluster.
+    text: >
+        az amlk8s verify -g myrg -c myaks -t managedClusters --workspace /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.MachineLearningServices/workspaces/myws
   - name: Wait up to 20 minutes for a deployment started with --no-wait to finish, then report.
     text: az amlk8s verify -g myrg -c myarc -t connectedClusters --wait --timeout 1200
 """
@@ -106,10 +121,20 @@ examples:
 
 helps['amlk8s list'] = """
 type: command
-short-summary: List the AzureML extensions of a cluster (other extension types are left out).
+short-summary: List the AzureML extensions of a cluster, or of every cluster in your subscriptions.
+long-summary: >
+    With --cluster-name (and -g, -t): the AzureML extensions of that cluster (other extension types are left out).
+    Without it: every AzureML extension in the current subscription (or --subscriptions), found with Azure Resource
+    Graph, one row per extension with its cluster, state, version, release train, auto-upgrade and, when it is not
+    healthy (failed, or its cluster offline, stopped or gone), a one-line error; -g narrows to a resource group.
+    The table shows unhealthy extensions first; --query works on the JSON, and "[].clusterId" feeds --ids.
 examples:
   - name: List the AzureML extensions of an AKS cluster.
     text: az amlk8s list -g myrg -c myaks -t managedClusters -o table
+  - name: Every AzureML extension in three subscriptions, unhealthy ones first.
+    text: az amlk8s list --subscriptions 00000000-0000-0000-0000-000000000001 00000000-0000-0000-0000-000000000002 00000000-0000-0000-0000-000000000003 -o table
+  - name: The clusters whose AzureML extension failed, then verify them all at once.
+    text: az amlk8s verify --ids $(az amlk8s list --query "[?provisioningState=='Failed'].clusterId" -o tsv) -o table
 """
 
 helps['amlk8s update'] = """
@@ -146,7 +171,8 @@ type: command
 short-summary: Delete the AzureML extension from a cluster.
 long-summary: >
     Asks for confirmation (--yes skips it; without a terminal the delete is refused). Lists the Azure resources
-    amlk8s created for the extension (the Azure Relay of an Arc cluster) and removes them only with --cleanup.
+    made for the extension (the Azure Relay of an Arc cluster, tagged by amlk8s or az k8s-extension) and removes them
+    only with --cleanup; a relay without such a tag is yours and is never deleted.
     Removing the components from the cluster takes about 10 minutes after the command returns.
 examples:
   - name: Delete the extension from an AKS cluster.
@@ -155,6 +181,8 @@ examples:
     text: az amlk8s delete -g myrg -c myarc -t connectedClusters --cleanup --yes
   - name: Remove the Azure resource even though the cluster is offline.
     text: az amlk8s delete -g myrg -c myarc -t connectedClusters --force --yes
+  - name: Delete it from several clusters at once (one confirmation for the whole list).
+    text: az amlk8s delete --ids /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.ContainerService/managedClusters/<aks> /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Kubernetes/connectedClusters/<arc> --yes
 """
 
 helps['amlk8s wait'] = """
@@ -165,4 +193,42 @@ examples:
     text: az amlk8s wait -g myrg -c myaks -t managedClusters --created
   - name: Wait until the extension is deleted.
     text: az amlk8s wait -g myrg -c myaks -t managedClusters --deleted
+"""
+
+helps['amlk8s attach'] = """
+type: command
+short-summary: Attach the cluster to an Azure Machine Learning workspace as a Kubernetes compute target.
+long-summary: >
+    Refuses (nothing written) unless the AzureML extension is healthy (as az amlk8s verify reports it) and the
+    workspace checks pass: same subscription as the cluster (otherwise connect the AKS cluster to Azure Arc in the
+    workspace's subscription and attach that), no legacy AKS compute of the workspace on this cluster, and on AKS
+    with local accounts disabled a Trusted Access binding for the workspace. Then creates the compute (PUT of the
+    workspace's computes/NAME, computeType Kubernetes) and waits for it. Running it again with the same values
+    changes nothing; a compute of that name pointing elsewhere is refused. Needs Contributor on the workspace; a
+    user-assigned identity needs Reader, Kubernetes Extension Contributor and Azure Kubernetes Service Cluster Admin
+    on the cluster (and Azure Relay Owner on an Azure Arc cluster). The namespace must already exist.
+examples:
+  - name: Attach an AKS cluster to a workspace in the default namespace.
+    text: >
+        az amlk8s attach -g myrg -c myaks -t managedClusters --workspace /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.MachineLearningServices/workspaces/myws --compute-name k8s-compute
+  - name: Attach an Arc cluster with a namespace and a user-assigned identity, without waiting.
+    text: >
+        az amlk8s attach -g myrg -c myarc -t connectedClusters --workspace /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.MachineLearningServices/workspaces/myws --compute-name arc-compute --namespace ml --identity-type UserAssigned --user-assigned-identity /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/myidentity --no-wait
+"""
+
+helps['amlk8s detach'] = """
+type: command
+short-summary: Detach a Kubernetes compute target from an Azure Machine Learning workspace.
+long-summary: >
+    Asks for confirmation (--yes skips it; without a terminal the detach is refused), then removes the compute
+    (DELETE with underlyingResourceAction=Detach) and waits. The cluster and its AzureML extension stay. With the
+    cluster arguments (-g, -c, -t), a compute that is not a Kubernetes compute for that cluster is refused. A
+    missing compute exits with code 3.
+examples:
+  - name: Detach a compute target.
+    text: >
+        az amlk8s detach --workspace /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.MachineLearningServices/workspaces/myws --compute-name k8s-compute --yes
+  - name: Detach it only if it is the compute of this AKS cluster.
+    text: >
+        az amlk8s detach -g myrg -c myaks -t managedClusters --workspace /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.MachineLearningServices/workspaces/myws --compute-name k8s-compute --yes
 """

@@ -7,7 +7,7 @@ from azure.cli.core.commands.parameters import get_enum_type, get_three_state_fl
 
 from azext_amlk8s import _completers
 from azext_amlk8s._catalogue import BOOL, CATALOGUE, ENUM
-from azext_amlk8s._validators import KeyValueAction, validate_resource_names
+from azext_amlk8s._validators import KeyValueAction, cluster_or_ids, validate_resource_names
 
 CLUSTER_TYPES = ['managedClusters', 'connectedClusters', 'aks', 'arc']
 
@@ -16,6 +16,13 @@ TLS = 'Inference HTTPS'
 SETTINGS = 'Configuration'
 VERSION = 'Version'
 COMPAT = 'Compatibility with az k8s-extension'
+MANY = 'Many clusters'
+FLEET_COMMANDS = ('amlk8s check', 'amlk8s verify', 'amlk8s show', 'amlk8s deploy', 'amlk8s update', 'amlk8s delete')
+WORKSPACE = 'Workspace'
+WORKSPACE_HELP = ('The resource id of an Azure Machine Learning workspace: `/subscriptions/<subscription-id>/'
+                  'resourceGroups/<resource-group>/providers/Microsoft.MachineLearningServices/workspaces/'
+                  '<workspace>`. check and deploy also check what attaching the cluster to it needs; verify '
+                  'also reports its compute targets on this cluster.')
 
 
 def load_arguments(loader, _):
@@ -36,13 +43,37 @@ def load_arguments(loader, _):
         with loader.argument_context(scope) as c:
             _settings_arguments(c)
 
+    for scope in FLEET_COMMANDS:
+        with loader.argument_context(scope) as c:
+            c.argument('ids', nargs='+', arg_group=MANY, validator=cluster_or_ids,
+                       help='Run the command for each of these cluster resource ids (AKS and Azure Arc mixed; '
+                            'space-separated, or `@file` with one id a line) instead of -g/-c/-t. One result per '
+                            'cluster, each with its id; exit code 0 only when every cluster succeeded.')
+            c.argument('max_parallel', type=int, arg_group=MANY,
+                       help='With --ids, how many clusters are handled at a time. Default: 20.')
+
+    with loader.argument_context('amlk8s list') as c:
+        c.argument('subscriptions', nargs='+', arg_group=MANY,
+                   help='Without --cluster-name: the subscription ids to list (default: the current one).')
+
     for scope in ('amlk8s deploy', 'amlk8s check'):
         with loader.argument_context(scope) as c:
             c.argument('ignore_checks', options_list=['--ignore-check'], nargs='+', completer=_completers.check_ids,
                        help='Proceed although the named blocking prerequisite check fails (space-separated check ids, '
-                            'as shown by az amlk8s check). The report still shows it, marked ignored. For experts who know why the check does not apply.')
+                            'as shown by az amlk8s check). The report still shows it, marked ignored. For experts who '
+                            'know why the check does not apply.')
+
+    _workspace_arguments(loader)
 
     with loader.argument_context('amlk8s deploy') as c:
+        # Extras, like the settings arguments: they reach the handler in **settings_args.
+        c.extra('workspace', arg_group=WORKSPACE, help=WORKSPACE_HELP)
+        c.extra('create_trusted_access', arg_group=WORKSPACE, action='store_true',
+                help='With --workspace, on AKS with local accounts disabled: create the missing Trusted Access '
+                     'binding (role Microsoft.MachineLearningServices/workspaces/mlworkload) for the workspace, '
+                     'after confirmation.')
+        c.extra('yes', options_list=['--yes', '-y'], action='store_true',
+                help='Do not prompt for confirmation (of the binding --create-trusted-access creates).')
         c.argument('dry_run', action='store_true',
                    help='Run every check and print the extension resource that would be sent, with protected values '
                         'hidden; write nothing.')
@@ -57,8 +88,8 @@ def load_arguments(loader, _):
                    help='Delete the extension resource in Azure even if the cluster cannot confirm the uninstall '
                         '(forceDelete=true). Components may stay in the cluster.')
         c.argument('cleanup', action='store_true',
-                   help='Also delete the Azure resources amlk8s created for this extension (the Azure Relay of an Arc '
-                        'cluster). Without it they are listed, not removed.')
+                   help='Also delete the Azure resources made for this extension (the Azure Relay of an Arc cluster '
+                        'that amlk8s or az k8s-extension tagged). Without it they are listed, not removed.')
 
     with loader.argument_context('amlk8s verify') as c:
         c.argument('wait', action='store_true',
@@ -80,6 +111,37 @@ def load_arguments(loader, _):
         c.argument('interval', type=int, arg_group=group, help='Polling interval in seconds.')
         c.argument('timeout', type=int, arg_group=group,
                    help='Maximum wait in seconds; the command fails (exit code 1) when it runs out.')
+
+
+def _workspace_arguments(loader):
+    """The arguments of the workspace hand-off: attach, detach, and --workspace of check and verify (deploy's are
+    extras, registered with its other arguments)."""
+    for scope in ('amlk8s verify', 'amlk8s attach', 'amlk8s detach'):
+        with loader.argument_context(scope) as c:
+            c.argument('workspace', arg_group=WORKSPACE, help=WORKSPACE_HELP)
+    with loader.argument_context('amlk8s check') as c:
+        c.extra('workspace', arg_group=WORKSPACE, help=WORKSPACE_HELP)    # reaches the handler in **settings_args
+
+    for scope in ('amlk8s attach', 'amlk8s detach'):
+        with loader.argument_context(scope) as c:
+            c.argument('compute_name', arg_group=WORKSPACE,
+                       help='The name of the compute target in the workspace (2 to 24 letters, digits and hyphens, '
+                            'starting with a letter).')
+
+    with loader.argument_context('amlk8s attach') as c:
+        c.argument('namespace', arg_group=WORKSPACE,
+                   help='The Kubernetes namespace the workspace runs jobs and endpoints in; it must already exist.')
+        c.argument('identity_type', arg_type=get_enum_type(['SystemAssigned', 'UserAssigned']), arg_group=WORKSPACE,
+                   help="The compute's managed identity.")
+        c.argument('user_assigned_identity', arg_group=WORKSPACE,
+                   help='With --identity-type UserAssigned: the resource id of the user-assigned identity. It needs '
+                        'Reader, Kubernetes Extension Contributor and Azure Kubernetes Service Cluster Admin on the '
+                        'cluster (and Azure Relay Owner on an Azure Arc cluster).')
+
+    with loader.argument_context('amlk8s detach') as c:
+        c.argument('yes', options_list=['--yes', '-y'], action='store_true', help='Do not prompt for confirmation.')
+        c.argument('resource_group_name', options_list=['--resource-group', '-g'], required=False,
+                   help='With --cluster-name and --cluster-type: detach only if the compute is on this cluster.')
 
 
 # Settings arguments that are not typed flags, as (dest, options, extra keyword arguments, help).
@@ -110,7 +172,8 @@ def _settings_arguments(c):
                                                        **_HIDDEN),
                           c.deprecate(target='--configuration-settings-file', redirect='--config-file', **_HIDDEN)],
             arg_group=SETTINGS,
-            help='A JSON file with an object of configuration settings (KEY: VALUE; nested objects become dotted keys).')
+            help='A JSON file with an object of configuration settings (KEY: VALUE; nested objects become dotted '
+                 'keys).')
     c.extra('configuration_protected_settings_file',
             options_list=['--config-protected-file',
                           c.deprecate(target='--config-protected-settings-file', redirect='--config-protected-file',

@@ -14,6 +14,9 @@ Nothing here imports an SDK at module level.
 """
 
 import re
+import threading
+import time
+from typing import Dict
 
 _EXTENSION_PATH = re.compile(r'/providers/Microsoft\.KubernetesConfiguration/extensions/[^/?]+$', re.IGNORECASE)
 _MAYBE_PROCESSED = (500, 502, 503, 504)     # the gateway may have passed the request on before answering these
@@ -193,7 +196,7 @@ def arm_list(client, path, api_version, params=None):
         body = arm_get(client, next_link, api_version, allow_404=False).body or {}
 
 
-def arm_send(client, method, path, api_version, body=None, params=None, *, logging_enable=True, allow_404=True):
+def arm_send(client, method, path, api_version, body=None, *, params=None, logging_enable=True, allow_404=True):
     """Send one ARM request (PUT, PATCH, DELETE, POST, GET) with a JSON body through the client's pipeline.
 
     Returns an ``ArmResponse`` (404 -> status 404, body None, when ``allow_404``); any other failure raises
@@ -223,31 +226,10 @@ def arm_send(client, method, path, api_version, body=None, params=None, *, loggi
 
 
 def arm_post(client, path, api_version, body=None, params=None, *, logging_enable=True):
-    """POST an ARM action (``listClusterUserCredential``, Resource Graph queries) through the client's pipeline.
-
-    Returns an ``ArmResponse`` (404 -> status 404, body None); any other failure raises ``HttpResponseError``.
-    ``logging_enable=False`` keeps the request and its answer (credentials, keys) out of ``--debug``.
-    """
-    import json
-    from azure.core.exceptions import HttpResponseError
-    from azure.core.rest import HttpRequest
-    from azure.mgmt.core.exceptions import ARMErrorFormat
-
-    query = dict(params or {})
-    query.setdefault('api-version', api_version)
-    request = HttpRequest('POST', path, params=query, json=body if body is not None else None)
-    pipeline = client._client  # pylint: disable=protected-access
-    request.url = pipeline.format_url(request.url)
-    response = pipeline.send_request(request, logging_enable=logging_enable)
-    if response.status_code == 404:
-        return ArmResponse(404, None, response.headers)
-    if response.status_code >= 400:
-        raise HttpResponseError(response=response, error_format=ARMErrorFormat)
-    try:
-        parsed = json.loads(response.content) if response.content else None
-    except ValueError:
-        parsed = None
-    return ArmResponse(response.status_code, parsed, response.headers)
+    """POST an ARM action (``listClusterUserCredential``, ``listKeys``, Resource Graph queries) through the client's
+    pipeline: ``arm_send`` with method POST. ``logging_enable=False`` keeps the request and its answer (credentials,
+    keys) out of ``--debug``."""
+    return arm_send(client, 'POST', path, api_version, body, params=params, logging_enable=logging_enable)
 
 
 def json_stream(body):
@@ -268,7 +250,6 @@ def retry_after_seconds(headers):
     """The wait Azure asks for: ``retry-after-ms``/``x-ms-retry-after-ms`` (milliseconds) or ``Retry-After``
     (seconds or an HTTP date); None when there is none."""
     import email.utils
-    import time
     for name, scale in (('retry-after-ms', 1000.0), ('x-ms-retry-after-ms', 1000.0), ('Retry-After', 1.0)):
         value = headers.get(name) if headers is not None else None
         if value in (None, ''):
@@ -301,4 +282,51 @@ class RetryNotice:  # pylint: disable=too-few-public-methods
                     'Azure answered %d (%s) and asks to wait %d s before retrying; waiting (the request is retried '
                     'unless the client\'s retries are spent).', status,
                     'throttled' if status == 429 else 'busy', round(wait))
+        return response
+
+
+# --- throttling ------------------------------------------------------------------------------------------------------
+
+class _Bucket:  # pylint: disable=too-few-public-methods
+    def __init__(self, size, refill):
+        self.size, self.refill, self.tokens, self.stamp = size, refill, float(size), time.monotonic()
+
+    def take(self):
+        """Seconds to wait for a token (the token is taken)."""
+        now = time.monotonic()
+        self.tokens = min(self.size, self.tokens + (now - self.stamp) * self.refill)
+        self.stamp = now
+        self.tokens -= 1
+        return 0.0 if self.tokens >= 0 else -self.tokens / self.refill
+
+
+class ThrottleGate:  # pylint: disable=too-few-public-methods
+    """A per-call azure-core policy (duck-typed: the pipeline sets ``next``): every request of the process takes a
+    token from its subscription's bucket (reads 250 + 25/s, writes 200 + 10/s), and a 429 holds every worker of that
+    subscription until its Retry-After has passed. One instance serves all the clients of a command."""
+
+    next = None
+    READS, READ_REFILL, WRITES, WRITE_REFILL = 250, 25.0, 200, 10.0
+    _lock = threading.Lock()
+    _buckets: Dict[tuple, _Bucket] = {}
+    _held_until: Dict[str, float] = {}
+
+    def send(self, request):
+        url = request.http_request.url
+        found = re.search(r'/subscriptions/([^/?]+)', url, re.IGNORECASE)
+        subscription = found.group(1).lower() if found else ''
+        write = request.http_request.method not in ('GET', 'HEAD')
+        with self._lock:
+            bucket = self._buckets.setdefault((subscription, write), _Bucket(
+                self.WRITES if write else self.READS, self.WRITE_REFILL if write else self.READ_REFILL))
+            wait = max(bucket.take(), self._held_until.get(subscription, 0.0) - time.monotonic())
+        if wait > 0:
+            time.sleep(wait)
+        response = self.next.send(request)
+        if response.http_response.status_code == 429:
+            held = retry_after_seconds(response.http_response.headers)
+            if held:
+                with self._lock:
+                    self._held_until[subscription] = max(self._held_until.get(subscription, 0.0),
+                                                         time.monotonic() + held)
         return response

@@ -25,7 +25,8 @@ def parse_key_value(item: str, option: str, protected: bool = False):
         raise InvalidArgumentValueError(
             f'Option {option} expects KEY=VALUE pairs, but got {_shown(item, sep, protected)}.',
             f"Write each setting as KEY=VALUE with no spaces around \"=\", for example {option} "
-            f"{'relayServerConnectionString=<value>' if protected else 'enableTraining=true'}. Quote values that contain spaces.")
+            f"{'relayServerConnectionString=<value>' if protected else 'enableTraining=true'}. Quote values that "
+            "contain spaces.")
     if any(c.isspace() for c in key):
         raise InvalidArgumentValueError(
             f'Option {option} got the setting name {key!r}, which contains a space.',
@@ -36,8 +37,8 @@ def parse_key_value(item: str, option: str, protected: bool = False):
 def _shown(item: str, sep: str, protected: bool) -> str:
     if protected:
         # A malformed protected item may be a secret: describe it, never show it.
-        return 'an item {} ({} characters, not shown: it may be a secret)'.format(
-            'with nothing before "="' if sep else 'without "="', len(item))
+        what = 'with nothing before "="' if sep else 'without "="'
+        return f'an item {what} ({len(item)} characters, not shown: it may be a secret)'
     return repr(item if len(item) <= 40 else f"{item[:40]}...")
 
 
@@ -84,10 +85,9 @@ def validate_resource_names(namespace):
         elif _PATH_BREAKERS & set(value) or any(ord(c) < 32 or ord(c) == 127 for c in value):
             problem = 'contains a character that cannot be part of a resource name (/ \\ ? # % or a control character)'
         if problem:
+            example = {'--name': 'azureml', '--cluster-name': 'my-aks'}.get(option, 'my-resource-group')
             raise InvalidArgumentValueError(f'{option} {value!r} {problem}.',
-                                            'Give the name as Azure shows it, for example {} {}.'.format(
-                                                option, {'--name': 'azureml', '--cluster-name': 'my-aks'}.get(
-                                                    option, 'my-resource-group')))
+                                            f'Give the name as Azure shows it, for example {option} {example}.')
 
 
 def _flatten(prefix, value, out, path):
@@ -157,8 +157,9 @@ def read_settings_file(path: str, option: str) -> dict:
             with open(full, 'rb') as handle:
                 raw = handle.read()
         except (OSError, ValueError) as ex:     # ValueError: a path with a NUL character
-            raise FileOperationError(f"{where[0].upper() + where[1:]} cannot be read ({getattr(ex, 'strerror', None) or type(ex).__name__}).",
-                'Check the path and its permissions.') from None
+            why = getattr(ex, 'strerror', None) or type(ex).__name__
+            raise FileOperationError(f"{where[0].upper() + where[1:]} cannot be read ({why}).",
+                                     'Check the path and its permissions.') from None
     try:
         data = json.loads(raw.decode('utf-8-sig'), object_pairs_hook=_refuse_duplicates(where))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -176,8 +177,10 @@ def read_settings_file(path: str, option: str) -> dict:
     try:
         _flatten('', data, out, where)
     except RecursionError:
-        raise InvalidArgumentValueError(f'The settings in {where} are nested too deeply.', 'Write the settings as one object of dotted keys, for example {"nodeSelector.agentpool": '
-                    '"mlpool"}.') from None
+        raise InvalidArgumentValueError(
+            f'The settings in {where} are nested too deeply.',
+            'Write the settings as one object of dotted keys, for example {"nodeSelector.agentpool": "mlpool"}.'
+        ) from None
     return out
 
 
@@ -206,3 +209,22 @@ def validate_extension_name(name: str):
         f"--name {shell_quote(name)} is not a valid extension name: {', '.join(problems) or 'invalid'}.",
         'Use 1-53 lower-case letters, digits and "-", starting with a letter and ending with a letter or digit, for '
         'example --name azureml.')
+
+
+CLUSTER_ARGUMENTS = (('resource_group_name', '--resource-group/-g'), ('cluster_name', '--cluster-name/-c'),
+                     ('cluster_type', '--cluster-type/-t'))
+
+
+def cluster_or_ids(cmd, namespace):
+    """The cluster is named by -g/-c/-t or by --ids: a missing one is a usage error (exit code 2, as argparse gives
+    for a required argument), before any request."""
+    if getattr(namespace, 'ids', None):
+        return
+    missing = [option for dest, option in CLUSTER_ARGUMENTS if not getattr(namespace, dest, None)]
+    if missing:
+        message = (f"the following arguments are required: {', '.join(missing)} (or --ids with cluster resource "
+                   f"ids). Try this: az {cmd.name} -g <resource-group> -c <cluster-name> -t managedClusters")
+        parser = getattr(namespace, '_parser', None)
+        if parser is not None and hasattr(parser, 'validation_error'):
+            parser.validation_error(message)
+        raise argparse.ArgumentError(None, message)

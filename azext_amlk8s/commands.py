@@ -21,6 +21,8 @@ def load_command_table(loader, _):
         g.custom_command('update', 'update', supports_no_wait=True)
         g.custom_command('delete', 'delete', supports_no_wait=True)
         g.custom_command('wait', 'wait')
+        g.custom_command('attach', 'attach', supports_no_wait=True)
+        g.custom_command('detach', 'detach', supports_no_wait=True)
 
 
 def _client_factory(cli_ctx, *_):

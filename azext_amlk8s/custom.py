@@ -41,29 +41,26 @@ def _name(target):
 
 # --- deploy / check ---------------------------------------------------------------------------------------------
 
-def deploy(cmd, client, resource_group_name, cluster_name, cluster_type, extension_name='azureml',
-           ignore_checks=None, dry_run=False, no_wait=False, **settings_args):
-    from azext_amlk8s import plan as planner, relay, waiting
-    from azext_amlk8s.cluster import gather_facts
+def deploy(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name='azureml',
+           ignore_checks=None, dry_run=False, no_wait=False, ids=None, max_parallel=None, **settings_args):
+    from azext_amlk8s import cluster, plan as planner, waiting
+    if ids:
+        return _each(cmd, deploy, dict(locals(), **settings_args))
     req = requests.deploy(cmd, dict(locals(), **settings_args))
     ref, name = req.target.ref, req.target.extension_name
     settings = planner.resolve_settings(req)
-    choice = req.settings.version
-    facts = gather_facts(client, ref, cli_version=_cli_version(),
-                         versions_train=choice.release_train if choice.version else None)
+    facts = cluster.gather_facts(client, ref, cli_version=_cli_version(), versions_train=req.settings.version
+                                 .release_train if req.settings.version.version else None)
     plan = planner.plan_deploy(req, settings, facts)
+    plan.blocking = _workspace_gate(cmd, client, req, plan.blocking, facts.local_accounts_disabled)
     if plan.blocking:
         raise planner.blocked_error(ref, plan.blocking, 'cannot take the AzureML extension yet')
     _warn_all(plan.warnings + plan.notes)
-    connection = None
-    if plan.relay is not None and dry_run:
-        found = relay.describe(client, plan.relay)
-        logger.warning('Azure Relay: would %s namespace %s and hybrid connection %s.',
-                       'reuse' if found['hybridConnectionExists'] else 'create', plan.relay.namespace,
-                       plan.relay.hybrid_connection)
-    elif plan.relay is not None:
-        connection = relay.ensure(client, plan.relay, ref.resource_id, progress=logger.warning)
-    body = planner.extension_body(plan, ref, connection)
+    unchanged = planner.already_applied(plan, ref, facts, name) if _in_fleet() and not dry_run else None
+    if unchanged is not None:
+        logger.warning('%s: the extension already has these settings; nothing was sent.', ref.display)
+        return 'skipped', as_sdk_model(unchanged)
+    body = planner.extension_body(plan, ref, _relay_connection(client, plan, ref, dry_run))
     if dry_run:
         return planner.dry_run_view(body, ref, name)
     poller = waiting.send_write(ref, name, 'PUT', lambda: client.extensions.begin_create(
@@ -74,13 +71,78 @@ def deploy(cmd, client, resource_group_name, cluster_name, cluster_type, extensi
         logger.warning('The deployment continues in Azure. Follow it with az amlk8s verify %s -n %s --wait',
                        ref.cli_args, _name(req.target))
         return None
-    result = waiting.wait_for(cmd, poller, ref, name, 'Deploying', client)
+    result = waiting.wait_for(cmd, poller, ref, name, 'Deploying', client=client)
     _refuse_second_azureml(client, ref, name)
     logger.warning('Next: az amlk8s verify %s -n %s, then attach the cluster to a workspace with az ml compute '
                    'attach --resource-group <workspace-rg> --workspace-name <workspace> --type Kubernetes --name '
                    '<compute-name> --resource-id %s --identity-type SystemAssigned --namespace <namespace>',
                    ref.cli_args, _name(req.target), shell_quote(ref.resource_id))
     return result
+
+
+def _relay_connection(client, plan, ref, dry_run):
+    """The Arc relay's connection string, once every check has passed: found or created (with --dry-run only
+    described; the body then carries the placeholder)."""
+    from azext_amlk8s import relay
+    if plan.relay is None:
+        return None
+    if dry_run:
+        found = relay.describe(client, plan.relay)
+        logger.warning('Azure Relay: would %s namespace %s and hybrid connection %s.',
+                       'reuse' if found['hybridConnectionExists'] else 'create', plan.relay.namespace,
+                       plan.relay.hybrid_connection)
+        return None
+    return relay.ensure(client, plan.relay, ref.resource_id, progress=logger.warning)
+
+
+def _workspace_gate(cmd, client, req, blocking, local_accounts_off):
+    """deploy --workspace: the workspace checks join the blocking ones; with --create-trusted-access a missing
+    binding is created (after confirmation) once nothing else blocks."""
+    from azext_amlk8s import workspace as ws_rules
+    from azext_amlk8s.prereqs import FAIL
+    if req.workspace is None:
+        return blocking
+    ref = req.target.ref
+    facts = ws_rules.gather(client, req.workspace, ref, local_accounts_off=local_accounts_off)
+    rows = ws_rules.run_checks(facts, ref)
+    remaining = ws_rules.blocking_unless_binding(list(blocking) + rows, req.create_trusted_access)
+    if remaining or not any(r.id == 'trusted-access' and r.status == FAIL for r in rows):
+        return remaining
+    if req.dry_run:
+        logger.warning('Would create the Trusted Access binding: %s', ws_rules.trusted_access_command(
+            req.workspace, ref, facts.bindings))
+    else:
+        _create_binding(cmd, client, req, facts.bindings)
+    return []
+
+
+def _create_binding(cmd, client, req, bindings):
+    """--create-trusted-access: PUT {cluster}/trustedAccessRoleBindings/{name} (ContainerService REST spec)."""
+    from azext_amlk8s import waiting, workspace as ws_rules
+    from azext_amlk8s._constants import CONTAINER_SERVICE_API
+    from azext_amlk8s._transport import arm_send
+    ref, ws = req.target.ref, req.workspace
+    name = ws_rules.binding_name(ws, bindings)
+    body = ws_rules.binding_body(ws, ws_rules.ml_binding_for(bindings, ws.resource_id))
+    waiting.confirm(cmd, f"Create Trusted Access binding '{name}' on the {ref.display}, granting "
+                         f"{ws_rules.ML_TRUSTED_ACCESS_ROLE} to the {ws.display}? Proceed?", req.yes,
+                    'Creating the Trusted Access binding')
+    listing = (f'az aks trustedaccess rolebinding show -g {shell_quote(ref.resource_group)} --cluster-name '
+               f'{shell_quote(ref.cluster_name)} -n {shell_quote(name)}')
+    response = waiting.send_write(ref, None, 'PUT', lambda: arm_send(
+        client, 'PUT', f'{ref.resource_id}/trustedAccessRoleBindings/{name}', CONTAINER_SERVICE_API, body,
+        allow_404=False), check=[f'Check what Azure has: {listing}', 'Then run the same command again.'])
+    waiting.wait_for_arm_operation(cmd, client, response, CONTAINER_SERVICE_API,
+                                   what=f"Creating Trusted Access binding '{name}'", follow=[listing])
+
+
+def _workspace_rows(client, req, local_accounts_off):
+    """check --workspace: the workspace checks' rows (none without --workspace)."""
+    from azext_amlk8s import workspace as ws_rules
+    if req.workspace is None:
+        return []
+    return ws_rules.run_checks(ws_rules.gather(client, req.workspace, req.target.ref,
+                                               local_accounts_off=local_accounts_off), req.target.ref)
 
 
 def _refuse_second_azureml(client, ref, extension_name):
@@ -97,11 +159,13 @@ def _refuse_second_azureml(client, ref, extension_name):
             f'Keep one and delete the other: az amlk8s delete {ref.cli_args} -n {shell_quote(others[0])} --yes')
 
 
-def check(cmd, client, resource_group_name, cluster_name, cluster_type, extension_name='azureml',
-          ignore_checks=None, **settings_args):
+def check(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name='azureml',
+          ignore_checks=None, ids=None, max_parallel=None, **settings_args):
     from azure.cli.core.azclierror import ValidationError
     from azext_amlk8s import plan as planner, prereqs, waiting
     from azext_amlk8s.cluster import gather_facts
+    if ids:
+        return _each(cmd, check, dict(locals(), **settings_args))
     req = requests.check(cmd, dict(locals(), **settings_args))
     ref = req.target.ref
     rows, settings, warnings = planner.check_settings(req)
@@ -111,6 +175,7 @@ def check(cmd, client, resource_group_name, cluster_name, cluster_type, extensio
                          versions_train=choice.release_train if choice and choice.version else None)
     results, warnings = planner.check_report(req, rows, settings, facts)
     _warn_all(warnings)
+    results = results + _workspace_rows(client, req, facts.local_accounts_disabled)
     blocking = prereqs.blocking(results)
     if blocking:
         waiting.fail_after_output(cmd, ValidationError(
@@ -122,8 +187,11 @@ def check(cmd, client, resource_group_name, cluster_name, cluster_type, extensio
 
 # --- read-only commands -----------------------------------------------------------------------------------------
 
-def show(cmd, client, resource_group_name, cluster_name, cluster_type, extension_name='azureml'):
+def show(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name='azureml',
+         ids=None, max_parallel=None):
     from azext_amlk8s.cluster import extension_not_found, read_extension
+    if ids:
+        return _each(cmd, show, locals())
     target = requests.target(cmd, locals())
     extension = read_extension(client, target.ref, target.extension_name)
     if extension is None:
@@ -131,17 +199,20 @@ def show(cmd, client, resource_group_name, cluster_name, cluster_type, extension
     return as_sdk_model(extension)
 
 
-def wait(cmd, client, resource_group_name, cluster_name, cluster_type, extension_name='azureml', created=False,
+def wait(cmd, client, resource_group_name, cluster_name, cluster_type, *, extension_name='azureml', created=False,
          updated=False, deleted=False, exists=False, custom=None, interval=5, timeout=3600):
     from azext_amlk8s import waiting
     waiting.wait_command(cmd, client, requests.target(cmd, locals()), (created, updated, deleted, exists, custom),
-                         requests.plain(interval), requests.plain(timeout))
+                         interval=requests.plain(interval), timeout=requests.plain(timeout))
 
 
-def list_extensions(cmd, client, resource_group_name, cluster_name, cluster_type):
+def list_extensions(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *,
+                    subscriptions=None):
     from azext_amlk8s._constants import EXTENSIONS_API
     from azext_amlk8s._transport import arm_list
     from azext_amlk8s.cluster import extensions_path, get_cluster, is_azureml
+    if not cluster_name:
+        return _fleet_list(cmd, client, requests.plain(resource_group_name), subscriptions, cluster_type)
     ref = requests.target(cmd, locals()).ref
     items = arm_list(client, extensions_path(ref), EXTENSIONS_API)
     if items is None:
@@ -150,37 +221,54 @@ def list_extensions(cmd, client, resource_group_name, cluster_name, cluster_type
     return [as_sdk_model(item) for item in items if is_azureml(item)]
 
 
-def verify(cmd, client, resource_group_name, cluster_name, cluster_type, extension_name='azureml',
-           wait=False, timeout=None):  # pylint: disable=redefined-outer-name
-    from azure.cli.core.azclierror import ValidationError
+def verify(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name='azureml',
+           wait=False, timeout=None, workspace=None,  # pylint: disable=redefined-outer-name
+           ids=None, max_parallel=None):
     from azext_amlk8s import health, waiting
-    from azext_amlk8s._constants import TERMINAL_STATES, TSG_LINK
+    from azext_amlk8s._constants import TERMINAL_STATES
     from azext_amlk8s.cluster import cluster_and_siblings, extension_not_found, read_extension, state_of
+    if ids:
+        return _each(cmd, verify, locals())
     req = requests.verify(cmd, locals())
     ref, name = req.target.ref, req.target.extension_name
     extension = read_extension(client, ref, name)
     if extension is None:
         raise extension_not_found(client, ref, name)
     if req.wait and state_of(extension) not in TERMINAL_STATES:
-        extension = waiting.poll_until_terminal(cmd, client, ref, name, extension, req.timeout or 1800)
-    cluster, others = cluster_and_siblings(client, ref, name)
-    report = health.build_report(extension, waiting.health_context(ref, name), cluster=cluster, others=others)
-    if not health.is_healthy(report):
-        waiting.fail_after_output(cmd, ValidationError(health.failure_message(report),
-                                                       f'Troubleshooting guide: {TSG_LINK}'))
+        extension = waiting.poll_until_terminal(cmd, client, ref, name, extension, timeout=req.timeout or 1800)
+    # the cluster and the other AzureML extensions on it (verify's verdict depends on both)
+    report = health.build_report(extension, waiting.health_context(ref, name), *cluster_and_siblings(client, ref, name))
+    error = _verify_error(client, req, report)
+    if error is not None:
+        waiting.fail_after_output(cmd, error)
     return report
+
+
+def _verify_error(client, req, report):
+    """verify's error, or None when healthy. With --workspace the workspace's computes on this cluster and their
+    findings join the report first, and a failed compute is an error too."""
+    from azure.cli.core.azclierror import ValidationError
+    from azext_amlk8s import health, workspace as ws_rules
+    from azext_amlk8s._constants import TSG_LINK
+    failed = [] if health.is_healthy(report) else [health.failure_message(report)]
+    if req.workspace is not None:
+        report['computes'], found = ws_rules.compute_report(ws_rules.computes_of(client, req.workspace),
+                                                            req.workspace, req.target.ref.resource_id)
+        report['findings'] = report['findings'] + found
+        failed += [f"{f['diagnosis']} Fix: {f['fix']}" for f in found if f['level'] == 'error']
+    return ValidationError(' '.join(failed), f'Troubleshooting guide: {TSG_LINK}') if failed else None
 
 
 # --- update / delete ---------------------------------------------------------------------------------------------
 
-def update(cmd, client, resource_group_name, cluster_name, cluster_type, extension_name=None, yes=False,
-           no_wait=False, **settings_args):
-    from azure.cli.core.azclierror import ValidationError
-    from azext_amlk8s import prereqs, relay, settings as rules, update as planner, waiting
-    from azext_amlk8s.cluster import existing_azureml, gather_facts
+def update(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name=None,
+           yes=False, no_wait=False, ids=None, max_parallel=None, **settings_args):
+    from azext_amlk8s import cluster, settings as rules, update as planner
+    if ids:
+        return _each(cmd, update, dict(locals(), **settings_args), confirm='Update')
     req = requests.update(cmd, dict(locals(), **settings_args))
     ref, name = req.target.ref, req.target.extension_name
-    existing = existing_azureml(client, ref, name, 'update')
+    existing = cluster.existing_azureml(client, ref, name, 'update')
     props = existing.get('properties') or {}
     if req.settings.empty:      # as az k8s-extension update with nothing to change (the AKS docs' own command)
         logger.warning('No change: no setting, version or release train was given, so nothing was sent. For example: '
@@ -189,18 +277,22 @@ def update(cmd, client, resource_group_name, cluster_name, cluster_type, extensi
     choice = planner.version_changes(req.settings.version, props)
     planner.refuse_pin_with_auto_upgrade(req.settings, props)
     train = planner.versions_train(req.settings, choice, props)
-    facts = gather_facts(client, ref, full=False, cli_version=_cli_version(), versions_train=train)
+    facts = cluster.gather_facts(client, ref, full=False, cli_version=_cli_version(), versions_train=train)
     _warn_all(rules.check_version_available(rules.VersionChoice(None, req.settings.version_given, train), facts))
     plan = planner.plan_update(props.get('configurationSettings') or {}, req.settings.settings_input, facts,
                                replace_node_selector=req.settings.node_selector_given)
-    blocking = planner.blocking_checks(plan, facts, name)
-    if blocking:
-        raise ValidationError(f'The resulting configuration cannot work on {ref.display}: '
-                              f'{prereqs.summarize_failures(blocking)}', 'Change the settings as the findings say.')
+    planner.refuse_blocking(planner.blocking_checks(plan, facts, name), ref)
     if plan.empty and (choice.auto_upgrade, choice.version, choice.release_train) == (None, None, None):
         logger.warning('No change: the extension already has these settings.')
         return as_sdk_model(existing)
     _warn_all(plan.warnings + list(choice.warnings))
+    return _send_update(cmd, client, req, plan=plan, choice=choice, props=props)
+
+
+def _send_update(cmd, client, req, *, plan, choice, props):
+    """The write half of update: resupply a relay key, confirm, PATCH and follow the operation."""
+    from azext_amlk8s import relay, update as planner, waiting
+    ref, name = req.target.ref, req.target.extension_name
     if plan.relay_key_needed:
         relay.resupply_key(client, props.get('configurationSettings') or {}, plan.protected, plan.public)
     if plan.impacts:
@@ -214,13 +306,15 @@ def update(cmd, client, resource_group_name, cluster_name, cluster_type, extensi
         logger.warning('The update continues in Azure. Follow it with az amlk8s verify %s -n %s --wait',
                        ref.cli_args, _name(req.target))
         return None
-    return waiting.wait_for(cmd, poller, ref, name, 'Updating', client)
+    return waiting.wait_for(cmd, poller, ref, name, 'Updating', client=client)
 
 
-def delete(cmd, client, resource_group_name, cluster_name, cluster_type, extension_name='azureml', yes=False,
-           force=False, cleanup=False, no_wait=False):
+def delete(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name='azureml',
+           yes=False, force=False, cleanup=False, no_wait=False, ids=None, max_parallel=None):
     from azure.cli.core.azclierror import ValidationError
     from azext_amlk8s import relay, waiting
+    if ids:
+        return _each(cmd, delete, locals(), confirm='Delete')
     from azext_amlk8s.cluster import existing_azureml, state_of
     req = requests.delete(cmd, locals())
     ref, name = req.target.ref, req.target.extension_name
@@ -239,8 +333,122 @@ def delete(cmd, client, resource_group_name, cluster_name, cluster_type, extensi
         ref.resource_group, ref.cluster_rp, ref.cluster_type, ref.cluster_name, name,
         force_delete=True if req.force else None, polling_interval=POLLING_INTERVAL, polling=not req.no_wait))
     if not req.no_wait:
-        waiting.wait_for(cmd, poller, ref, name, 'Deleting', client)
+        waiting.wait_for(cmd, poller, ref, name, 'Deleting', client=client)
     relay.report_after_delete(client, found, req.cleanup, req.no_wait, logger.warning)
     logger.warning('%s. Removing the components from the cluster takes about 10 minutes: kubectl get pods -n azureml '
                    'shows when they are gone (do not deploy again before).',
                    'Delete started' if req.no_wait else 'The extension resource is deleted')
+    return None
+
+
+# --- workspace hand-off -------------------------------------------------------------------------------------------
+
+def attach(cmd, client, resource_group_name, cluster_name, cluster_type, *, workspace, compute_name,
+           extension_name='azureml', namespace='default', identity_type='SystemAssigned', user_assigned_identity=None,
+           no_wait=False):
+    from azext_amlk8s import waiting, workspace as ws_rules
+    from azext_amlk8s._transport import arm_send
+    req = requests.attach(cmd, locals())
+    ws, name = req.workspace, req.compute_name
+    body, existing, workspace_body = ws_rules.planned_attach(client, req)
+    state = ws_rules.compare_existing(existing, body)
+    if state == 'same':
+        logger.warning("No change: compute '%s' of the %s already attaches this cluster (namespace %s); nothing was "
+                       'sent. %s', name, ws.display, req.namespace, ws_rules.next_steps(ws, name))
+        return existing
+    if state not in (None, 'retry'):
+        raise ws_rules.refuse_other_target(name, state, ws)
+    ws_rules.refuse_unready(client, req, workspace_body)
+    see = f'az ml compute show --name {shell_quote(name)} {ws.ml_args}'
+    response = waiting.send_write(req.target.ref, None, 'PUT', lambda: arm_send(
+        client, 'PUT', ws.compute_id(name), ws_rules.ML_API, body, allow_404=False), check=[
+            f'Check what Azure has: {see}', 'Then run the same attach again: it is safe to repeat.'])
+    if req.no_wait:
+        logger.warning("The attach continues in Azure. Follow it with %s --query provisioningState", see)
+        return response.body
+    waiting.wait_for_arm_operation(cmd, client, response, ws_rules.ML_API, what=f"Attaching compute '{name}'",
+                                   follow=[f'See its state: {see}'])
+    response = ws_rules.read_compute(client, ws, name) or response.body
+    logger.warning('Compute target: %s', (response or {}).get('id') or ws.compute_id(name))
+    logger.warning(ws_rules.next_steps(ws, name))
+    return response
+
+
+def detach(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, workspace, compute_name,
+           yes=False, no_wait=False):
+    from azext_amlk8s import waiting, workspace as ws_rules
+    from azext_amlk8s._transport import arm_send
+    req = requests.detach(cmd, locals())
+    ws, name = req.workspace, req.compute_name
+    existing = ws_rules.read_compute(client, ws, name)
+    if existing is None:
+        raise ws_rules.compute_not_found(client, ws, name)
+    if req.ref is not None:
+        ws_rules.refuse_unless_on_cluster(existing, name, ws, req.ref)
+    waiting.confirm(cmd, ws_rules.detach_question(existing, name, ws), req.yes, 'The detach')
+    see = f'az ml compute show --name {shell_quote(name)} {ws.ml_args}'
+    response = waiting.send_write(None, None, 'DELETE', lambda: arm_send(
+        client, 'DELETE', ws.compute_id(name), ws_rules.ML_API, params={'underlyingResourceAction': 'Detach'},
+        allow_404=False), check=[f'Check what Azure has: {see}', 'Then run the same detach again.'])
+    if req.no_wait:
+        logger.warning('The detach continues in Azure. Follow it with %s', see)
+        return None
+    waiting.wait_for_arm_operation(cmd, client, response, ws_rules.ML_API, what=f"Detaching compute '{name}'",
+                                   follow=[f'See its state: {see}'])
+    logger.warning("Compute '%s' is detached from the %s; the cluster and its AzureML extension are unchanged.",
+                   name, ws.display)
+    return None
+
+
+# --- many clusters -------------------------------------------------------------------------------------------------
+
+_NOT_FORWARDED = ('cmd', 'client', 'ids', 'max_parallel', 'settings_args', 'resource_group_name', 'cluster_name',
+                  'cluster_type')
+
+
+def _each(cmd, handler, raw, confirm=None):
+    """--ids: the same command for each cluster, a few at a time (fleet.for_each); one confirmation for the whole list
+    when the command asks for one; every cluster's result tagged with its id; non-zero exit unless all succeeded."""
+    from azext_amlk8s import fleet, waiting
+    for option in ('resource_group_name', 'cluster_name', 'cluster_type'):
+        if raw.get(option):
+            from azure.cli.core.azclierror import MutuallyExclusiveArgumentError
+            raise MutuallyExclusiveArgumentError('--ids names the clusters; -g/-c/-t cannot be given with it.',
+                                                 'Give either --ids or --resource-group, --cluster-name and '
+                                                 '--cluster-type.')
+    import inspect
+    refs = fleet.parse_ids(raw['ids'])
+    params = inspect.signature(handler).parameters
+    extras = any(p.kind == p.VAR_KEYWORD for p in params.values())    # the settings arguments (**settings_args)
+    args = {key: value for key, value in raw.items() if key not in _NOT_FORWARDED and (
+        key in params or (extras and not (callable(value) or inspect.ismodule(value))))}
+    if confirm:
+        listed = '\n'.join('  ' + ref.resource_id for ref in refs)
+        waiting.confirm(cmd, f'{confirm} the AzureML extension on these {len(refs)} cluster(s)?\n{listed}\nProceed?',
+                        args.get('yes'), f'The {confirm.lower()}')
+        args['yes'] = True
+    entries = fleet.for_each(cmd, refs, lambda client, ref: handler(
+        cmd, client, ref.resource_group, ref.cluster_name, ref.cluster_type, **args),
+        parallel=requests.plain(raw.get('max_parallel')) or fleet.DEFAULT_PARALLEL, say=logger.warning)
+    error = fleet.failed_error(entries)
+    if error is not None:
+        waiting.fail_after_output(cmd, error)
+    return entries
+
+
+def _in_fleet():
+    from azext_amlk8s.fleet import collecting
+    return collecting() is not None
+
+
+def _fleet_list(cmd, client, resource_group, subscriptions, cluster_type):
+    """list without --cluster-name: every AzureML extension in the subscriptions, from Azure Resource Graph."""
+    from azure.cli.core.azclierror import InvalidArgumentValueError
+    from azure.cli.core.commands.client_factory import get_subscription_id
+    from azext_amlk8s import fleet
+    if cluster_type:
+        raise InvalidArgumentValueError('--cluster-type needs --cluster-name (the extensions of one cluster).',
+                                        'Drop --cluster-type to list the AzureML extensions of every cluster.')
+    given = subscriptions or [get_subscription_id(cmd.cli_ctx)]
+    wanted = [s for value in given for s in value.replace(',', ' ').split()]
+    return fleet.fleet_list(client, wanted, resource_group)

@@ -11,9 +11,14 @@ before any request.
 """
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 from azext_amlk8s._constants import DEFAULT_EXTENSION_NAME
+
+if TYPE_CHECKING:    # for the annotations only: importing them here would load the rules with the command table
+    from azext_amlk8s.cluster import ClusterRef
+    from azext_amlk8s.settings import SettingsInput, VersionChoice
+    from azext_amlk8s.workspace import WorkspaceRef
 
 
 def plain(value):
@@ -27,15 +32,15 @@ def plain(value):
 @dataclass(frozen=True)
 class Target:
     """The cluster (``ClusterRef``) and the extension's name."""
-    ref: object
+    ref: 'ClusterRef'
     extension_name: str
 
 
 @dataclass(frozen=True)
 class SettingsRequest:
     """What deploy, check and update were told about the extension's configuration and version."""
-    settings_input: object              # settings.SettingsInput: raw and typed settings merged, TLS files apart
-    version: object                     # settings.VersionChoice
+    settings_input: 'SettingsInput'     # raw and typed settings merged, TLS files apart
+    version: 'VersionChoice'
     auto_upgrade: Optional[bool]        # the arguments as given (update compares them with the extension)
     version_given: Optional[str]
     release_train_given: Optional[str]
@@ -48,12 +53,15 @@ class SettingsRequest:
 
 
 @dataclass(frozen=True)
-class DeployRequest:
+class DeployRequest:  # pylint: disable=too-many-instance-attributes
     target: Target
     settings: SettingsRequest
     ignore: Tuple[str, ...]
     dry_run: bool
     no_wait: bool
+    workspace: Optional['WorkspaceRef'] = None  # --workspace: also check what attaching to it needs
+    create_trusted_access: bool = False
+    yes: bool = False                           # confirms the Trusted Access binding --create-trusted-access makes
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,7 @@ class CheckRequest:
     settings: Optional[SettingsRequest]     # None: no settings given (only the cluster is checked)
     settings_error: Optional[object]        # the usage error of the settings, reported as the check "settings"
     ignore: Tuple[str, ...]
+    workspace: Optional['WorkspaceRef'] = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,7 @@ class VerifyRequest:
     target: Target
     wait: bool
     timeout: Optional[int]
+    workspace: Optional['WorkspaceRef'] = None  # --workspace: also report its computes on this cluster
 
 
 @dataclass(frozen=True)
@@ -88,10 +98,39 @@ class DeleteRequest:
     no_wait: bool
 
 
+@dataclass(frozen=True)
+class AttachRequest:
+    target: Target
+    workspace: 'WorkspaceRef'
+    compute_name: str
+    namespace: str
+    identity: dict                      # the compute's identity block
+    no_wait: bool
+
+
+@dataclass(frozen=True)
+class DetachRequest:
+    workspace: 'WorkspaceRef'
+    compute_name: str
+    ref: Optional['ClusterRef']         # with the cluster arguments: the compute must be on this cluster
+    yes: bool
+    no_wait: bool
+
+
 def target(cmd, raw) -> Target:
+    from azure.cli.core.azclierror import RequiredArgumentMissingError
     from azure.cli.core.commands.client_factory import get_subscription_id
     from azext_amlk8s.cluster import ClusterRef, normalize_cluster_type
-    ref = ClusterRef(get_subscription_id(cmd.cli_ctx), plain(raw['resource_group_name']),
+    from azext_amlk8s.fleet import collecting
+    missing = [option for dest, option in (('resource_group_name', '--resource-group'),
+                                           ('cluster_name', '--cluster-name'), ('cluster_type', '--cluster-type'))
+               if not raw.get(dest)]
+    if missing:
+        raise RequiredArgumentMissingError(f"The cluster is not named: {', '.join(missing)} missing.",
+                                           'Give --resource-group, --cluster-name and --cluster-type, or --ids with '
+                                           'cluster resource ids.')
+    subscription = (collecting() or {}).get('subscription') or get_subscription_id(cmd.cli_ctx)
+    ref = ClusterRef(subscription, plain(raw['resource_group_name']),
                      plain(raw['cluster_name']), normalize_cluster_type(plain(raw['cluster_type'])))
     return Target(ref, plain(raw.get('extension_name')) or DEFAULT_EXTENSION_NAME)
 
@@ -137,20 +176,33 @@ def _ignore(raw):
     return tuple(validate_ignore_ids(raw.get('ignore_checks') or []))
 
 
+def workspace_ref(raw):
+    """--workspace parsed (None when not given)."""
+    from azext_amlk8s.workspace import parse_workspace_id
+    value = plain(raw.get('workspace'))
+    return parse_workspace_id(value) if value is not None else None
+
+
 def deploy(cmd, raw) -> DeployRequest:
+    from azure.cli.core.azclierror import RequiredArgumentMissingError
+    workspace = workspace_ref(raw)
+    if raw.get('create_trusted_access') and workspace is None:
+        raise RequiredArgumentMissingError('--create-trusted-access needs --workspace: the binding is for that '
+                                           'workspace.', 'Add --workspace <workspace-id>.')
     return DeployRequest(target(cmd, raw), settings_request(raw), _ignore(raw), bool(raw.get('dry_run')),
-                         bool(raw.get('no_wait')))
+                         bool(raw.get('no_wait')), workspace, bool(raw.get('create_trusted_access')),
+                         bool(raw.get('yes')))
 
 
 def check(cmd, raw) -> CheckRequest:
     from azure.cli.core.azclierror import AzCLIError
-    where, ignore = target(cmd, raw), _ignore(raw)
+    where, ignore, workspace = target(cmd, raw), _ignore(raw), workspace_ref(raw)
     try:
         request = settings_request(raw)
     except AzCLIError as ex:
-        return CheckRequest(where, None, ex, ignore)
+        return CheckRequest(where, None, ex, ignore, workspace)
     given = not request.settings_input.empty or request.version_given
-    return CheckRequest(where, request if given else None, None, ignore)
+    return CheckRequest(where, request if given else None, None, ignore, workspace)
 
 
 def update(cmd, raw) -> UpdateRequest:
@@ -165,7 +217,7 @@ def verify(cmd, raw) -> VerifyRequest:
         raise InvalidArgumentValueError('--timeout applies only with --wait.', 'Add --wait or drop --timeout.')
     if timeout is not None and timeout <= 0:
         raise InvalidArgumentValueError('--timeout must be a positive number of seconds.', 'For example --timeout 600.')
-    return VerifyRequest(target(cmd, raw), wait, timeout)
+    return VerifyRequest(target(cmd, raw), wait, timeout, workspace_ref(raw))
 
 
 def delete(cmd, raw) -> DeleteRequest:
@@ -177,3 +229,25 @@ def delete(cmd, raw) -> DeleteRequest:
             '--deleted.')
     return DeleteRequest(target(cmd, raw), bool(raw.get('yes')), bool(raw.get('force')), bool(raw.get('cleanup')),
                          bool(raw.get('no_wait')))
+
+
+def attach(cmd, raw) -> AttachRequest:
+    from azext_amlk8s import workspace
+    namespace = plain(raw.get('namespace')) or workspace.DEFAULT_NAMESPACE
+    return AttachRequest(target(cmd, raw), workspace_ref(raw), workspace.validate_compute_name(raw['compute_name']),
+                         workspace.validate_namespace(namespace),
+                         workspace.identity_of(plain(raw.get('identity_type')), raw.get('user_assigned_identity')),
+                         bool(raw.get('no_wait')))
+
+
+def detach(cmd, raw) -> DetachRequest:
+    from azure.cli.core.azclierror import RequiredArgumentMissingError
+    from azext_amlk8s import workspace
+    cluster = [plain(raw.get(k)) for k in ('resource_group_name', 'cluster_name', 'cluster_type')]
+    if any(v is not None for v in cluster[1:]) and not all(v is not None for v in cluster):
+        raise RequiredArgumentMissingError(
+            'To check that the compute is on your cluster, give all of --resource-group, --cluster-name and '
+            '--cluster-type (or none of them).', 'For example: -g <resource-group> -c <cluster> -t managedClusters')
+    ref = target(cmd, raw).ref if cluster[1] is not None else None
+    return DetachRequest(workspace_ref(raw), workspace.validate_compute_name(raw['compute_name']), ref,
+                         bool(raw.get('yes')), bool(raw.get('no_wait')))

@@ -63,16 +63,17 @@ def diagnose_failure(ref, extension_name, text, current=None):
     return fixes
 
 
-def send_write(ref, extension_name, method, send):
+def send_write(ref, extension_name, method, send, *, check=None):
     """Send the one write (``send()``); when it fails before an operation is known, say whether it can have reached
-    Azure, how to check, and how to retry."""
+    Azure, how to check, and how to retry (``check``: those two sentences for a write that is not the extension's)."""
     from azure.cli.core.azclierror import AzureConnectionError, AzureResponseError
     from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
-    name = shell_quote(extension_name)
-    check = [f'Check what Azure has: az amlk8s show {ref.cli_args} -n {name} (or az amlk8s verify {ref.cli_args} -n '
-             f'{name})',
-             'Then run the same command again: it re-applies the same {} and is safe to repeat.'.format(
-                 'delete' if method == 'DELETE' else 'settings')]
+    name = shell_quote(extension_name or '')
+    check = check or [
+        f'Check what Azure has: az amlk8s show {ref.cli_args} -n {name} (or az amlk8s verify {ref.cli_args} -n '
+        f'{name})',
+        ("Then run the same command again: it re-applies the same "
+         f"{('delete' if method == 'DELETE' else 'settings')} and is safe to repeat.")]
     try:
         return send()
     except ServiceRequestError:
@@ -93,7 +94,7 @@ def send_write(ref, extension_name, method, send):
 _FLAG_FOR = {'Deleting': 'deleted', 'Deploying': 'created', 'Updating': 'updated'}
 
 
-def wait_for(cmd, poller, ref, extension_name, what, client):
+def wait_for(cmd, poller, ref, extension_name, what, *, client):
     """Wait for a long-running operation (``what``: Deploying, Updating, Deleting) with the CLI's progress."""
     from azure.cli.core.azclierror import AzureConnectionError, AzureResponseError, ManualInterrupt
     from azure.cli.core.commands import LongRunningOperation
@@ -123,7 +124,39 @@ def wait_for(cmd, poller, ref, extension_name, what, client):
                                    'continues in Azure.', follow) from None
 
 
-def wait_until(cmd, read, done, timeout, interval=POLLING_INTERVAL, on_change=None):
+def wait_for_arm_operation(cmd, client, response, api_version, *, what, follow, timeout=3600):
+    """Follow a long-running ARM write that ``arm_send`` started (its ``Azure-AsyncOperation`` status URL) with
+    progress, until Succeeded; a Failed or Canceled end is an error with the service's words, a lost connection or
+    Ctrl-C says the operation continues in Azure (``follow``: how to see it)."""
+    from azure.cli.core.azclierror import AzureConnectionError, AzureResponseError, ManualInterrupt
+    from azure.core.exceptions import AzureError
+    from azext_amlk8s._transport import arm_get, retry_after_seconds
+    url = (response.headers or {}).get('Azure-AsyncOperation')
+    if not url:
+        return response.body
+    pause = retry_after_seconds(response.headers)
+    logger.warning('%s...', what)
+    try:
+        operation, finished = wait_until(
+            cmd, lambda: arm_get(client, url, api_version, allow_404=False).body or {},
+            lambda op: str(op.get('status') or '').lower() in TERMINAL_STATES, timeout,
+            interval=POLLING_INTERVAL if pause is None else max(pause, 0.05))
+    except KeyboardInterrupt:
+        raise ManualInterrupt('Stopped waiting. The operation continues in Azure.', follow) from None
+    except AzureError as ex:
+        raise AzureConnectionError(f'Lost the connection to Azure while waiting ({type(ex).__name__}). The operation '
+                                   'continues in Azure.', follow) from None
+    status = str(operation.get('status') or 'InProgress')
+    if not finished or status.lower() != 'succeeded':
+        error = operation.get('error') if isinstance(operation.get('error'), dict) else {}
+        text = ' '.join(f"({error.get('code')}) {error.get('message') or ''}".split()) if error else ''
+        raise AzureResponseError(f"{what} {'did not finish in time' if not finished else 'ended ' + status}"
+                                 f"{': ' + text if text else '.'}", follow)
+    logger.warning('%s: done', what)
+    return operation
+
+
+def wait_until(cmd, read, done, timeout, *, interval=POLLING_INTERVAL, on_change=None):
     """The one polling loop: ``read()`` the resource until ``done(resource)`` is True (it may raise to stop) or the
     timeout passes; returns (resource, finished). Progress is shown; Ctrl-C raises KeyboardInterrupt to the caller."""
     from azure.cli.core.commands.progress import IndeterminateProgressBar
@@ -148,7 +181,7 @@ def wait_until(cmd, read, done, timeout, interval=POLLING_INTERVAL, on_change=No
         progress.end()
 
 
-def poll_until_terminal(cmd, client, ref, extension_name, extension, timeout):
+def poll_until_terminal(cmd, client, ref, extension_name, extension, *, timeout):
     """verify --wait: follow the extension until Succeeded, Failed or Canceled, reporting each new state."""
     from azure.cli.core.azclierror import ManualInterrupt, ResourceNotFoundError
     from azext_amlk8s.cluster import read_extension, state_of
@@ -203,6 +236,11 @@ def fail_after_output(cmd, error):
     something blocks: the error is raised once the output has been written.
     """
     from knack.events import EVENT_CLI_SUCCESSFUL_EXECUTE
+    from azext_amlk8s.fleet import collecting
+    collector = collecting()
+    if collector is not None:       # one cluster of --ids: its entry says failed, the command exits non-zero at the end
+        collector['error'] = error
+        return
 
     def raise_error(_, **__):
         cmd.cli_ctx.unregister_event(EVENT_CLI_SUCCESSFUL_EXECUTE, raise_error)
@@ -211,28 +249,29 @@ def fail_after_output(cmd, error):
     cmd.cli_ctx.register_event(EVENT_CLI_SUCCESSFUL_EXECUTE, raise_error)
 
 
-def wait_command(cmd, client, target, conditions, interval, timeout):
+def wait_command(cmd, client, target, conditions, *, interval, timeout):
     """``az amlk8s wait``: --created/--updated/--deleted/--exists/--custom, with a timeout that fails the command
     (azure-cli's generic wait prints its timeout error and exits 0, so scripts cannot tell it from success)."""
     import jmespath
-    from azure.cli.core.azclierror import (AzureResponseError, InvalidArgumentValueError, ManualInterrupt,
-                                           RequiredArgumentMissingError, ValidationError)
+    from azure.cli.core import azclierror
     from azure.cli.core.util import todict
     from azext_amlk8s._transport import as_sdk_model
     from azext_amlk8s.cluster import read_extension, state_of
     ref, name = target.ref, target.extension_name
     created, updated, deleted, exists, custom = conditions
     if not any(conditions):
-        raise RequiredArgumentMissingError('Tell az amlk8s wait what to wait for.',
-                                           'Add --created, --updated, --deleted, --exists or --custom <JMESPath>.')
+        raise azclierror.RequiredArgumentMissingError(
+            'Tell az amlk8s wait what to wait for.', 'Add --created, --updated, --deleted, --exists or --custom '
+                                                     '<JMESPath>.')
     if interval is None or interval < 1 or timeout is None or timeout < 1:
-        raise InvalidArgumentValueError('--interval and --timeout must be whole numbers of seconds, at least 1.',
-                                        'For example --interval 5 --timeout 1800.')
+        raise azclierror.InvalidArgumentValueError(
+            '--interval and --timeout must be whole numbers of seconds, at least 1.',
+            'For example --interval 5 --timeout 1800.')
     try:
         condition = jmespath.compile(custom) if custom else None
     except jmespath.exceptions.JMESPathError as ex:
-        raise InvalidArgumentValueError(f'--custom {custom!r} is not a JMESPath expression: {ex}',
-                                        "For example --custom \"provisioningState=='Succeeded'\".") from None
+        raise azclierror.InvalidArgumentValueError(f'--custom {custom!r} is not a JMESPath expression: {ex}',
+                                                   "For example --custom \"provisioningState=='Succeeded'\".") from None
 
     def done(extension):
         if extension is None:
@@ -240,16 +279,19 @@ def wait_command(cmd, client, target, conditions, interval, timeout):
         if exists or (condition is not None and condition.search(todict(as_sdk_model(extension)))):
             return True
         if state_of(extension) == 'failed' and not deleted:
-            raise AzureResponseError(f"The extension '{name}' ended Failed.",
-                                     f'See why and how to fix it: az amlk8s verify {ref.cli_args} -n {shell_quote(name)}')
+            raise azclierror.AzureResponseError(f"The extension '{name}' ended Failed.",
+                                                f'See why and how to fix it: az amlk8s verify {ref.cli_args} -n '
+                                                f'{shell_quote(name)}')
         return bool(created or updated) and state_of(extension) == 'succeeded'
     try:
-        extension, finished = wait_until(cmd, lambda: read_extension(client, ref, name), done, timeout, interval)
+        extension, finished = wait_until(cmd, lambda: read_extension(client, ref, name), done, timeout,
+                                         interval=interval)
     except KeyboardInterrupt:
-        raise ManualInterrupt('Stopped waiting; nothing was changed.', 'Run the same wait command again.') from None
+        raise azclierror.ManualInterrupt('Stopped waiting; nothing was changed.',
+                                         'Run the same wait command again.') from None
     if not finished:
-        raise ValidationError(
-            "Timed out after {} s waiting for the extension '{}' on {} ({}).".format(
-                timeout, name, ref.display, 'it does not exist' if extension is None else 'provisioningState ' +
-                state_of(extension)),
-            f'Wait longer with --timeout, or see its state with az amlk8s verify {ref.cli_args} -n {shell_quote(name)}.')
+        raise azclierror.ValidationError(
+            (f"Timed out after {timeout} s waiting for the extension '{name}' on {ref.display} "
+             f"({('it does not exist' if extension is None else 'provisioningState ' + state_of(extension))})."),
+            f'Wait longer with --timeout, or see its state with az amlk8s verify {ref.cli_args} -n '
+            f'{shell_quote(name)}.')
