@@ -22,7 +22,9 @@ Graph query language", the Azure Arc-enabled Kubernetes sample queries):
 - Paging: a page holds options.$top rows, else settings(graph_page_size) (1000, the documented default and
   maximum). When more rows remain and the result has an `id` column the answer carries an opaque `$skipToken`
   (pass it back with the same query and scopes); without an `id` column it says resultTruncated "true" and has no
-  token. options.$skip is ignored when the query itself uses take/limit/top.
+  token. options.$skip is ignored when the query itself uses take/limit/top. A $skipToken continues the result
+  set the first page computed (pages of one walk agree with each other; the last SNAPSHOT_LIMIT walks are kept,
+  an older token is evaluated afresh).
 - Quota per user (the token's oid): settings(graph_quota) queries (15) per settings(graph_quota_window) seconds
   (5); every answer carries x-ms-user-quota-remaining and x-ms-user-quota-resets-after (hh:mm:ss); a spent quota
   answers 429 RateLimiting with Retry-After.
@@ -48,6 +50,7 @@ COLUMNS = ["id", "name", "type", "tenantId", "kind", "location", "resourceGroup"
            "sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"]
 TABLES = {"resources": COLUMNS, "resourcecontainers": COLUMNS, "kubernetesconfigurationresources": COLUMNS}
 MAX_TOP = 1000
+SNAPSHOT_LIMIT = 64
 
 _KC_PROVIDER = "/providers/microsoft.kubernetesconfiguration/"
 # Extension properties as Resource Graph's kubernetesconfigurationresources spells them (top level only).
@@ -141,8 +144,7 @@ class GraphMixin:
         return rows
 
     def _row(self, rid, name, rtype, sub, rg, properties, body=None, tenant=None, location=None):
-        from .world import public_view
-        body = public_view(body) if body else {}
+        body = body or {}       # already a public view (no protected settings): rows never change the world
         return {"id": rid, "name": name, "type": rtype.lower(), "tenantId": tenant or self.tenant_id,
                 "kind": body.get("kind", ""),
                 "location": location if location is not None else body.get("location", ""),
@@ -152,26 +154,26 @@ class GraphMixin:
                 "extendedLocation": body.get("extendedLocation")}
 
     def _resource_row(self, body):
-        from .world import public_view
+        body = _public(body)
         parts = body["id"].split("/")
         return self._row(body["id"], body.get("name", parts[-1]), body.get("type") or f"{parts[6]}/{parts[7]}",
-                         parts[2], parts[4], (public_view(body) or {}).get("properties"), body)
+                         parts[2], parts[4], body.get("properties"), body)
 
     def _container_row(self, body, parts):
-        from .world import public_view
+        body = _public(body)
         if len(parts) == 3:
             return self._row(body["id"], body.get("name", parts[2]), "microsoft.resources/subscriptions",
                              body["id"].split("/")[2], "", body.get("properties"), body)
         ids = body["id"].split("/")
         return self._row(body["id"], body.get("name", ids[4]), "microsoft.resources/subscriptions/resourcegroups",
-                         ids[2], ids[4], (public_view(body) or {}).get("properties"), body)
+                         ids[2], ids[4], body.get("properties"), body)
 
     def _kc_row(self, body, key):
-        from .world import public_view
+        body = _public(body)
         at = key.index(_KC_PROVIDER)
         cluster_id, rest = body["id"][:at], body["id"][at + len(_KC_PROVIDER):]
         segment, name = rest.split("/", 1)
-        stored = public_view(body).get("properties") or {}
+        stored = body.get("properties") or {}
         if segment.lower() == "extensions":
             properties = {_PASCAL.get(k, k[:1].upper() + k[1:]): v for k, v in stored.items()}
             segment = "Extensions"
@@ -230,7 +232,7 @@ class GraphMixin:
         scope = self._graph_scope(body)
         text = body["query"]
         fingerprint = hashlib.sha256(json.dumps([text, sorted(scope)]).encode()).hexdigest()[:16]
-        offset = 0
+        offset, snapshot = 0, None
         token = options.get("$skipToken")
         if token:
             decoded = _decode_token(token)
@@ -238,10 +240,14 @@ class GraphMixin:
                 return _bad_request("The $skipToken is invalid, or was issued for another query or other scopes.",
                                     headers, "InvalidSkipToken")
             offset = int(decoded.get("o", 0))
-        try:
-            parsed, rows = kql.run(text, TABLES, lambda table: self.graph_rows(table, scope))
-        except kql.KqlError as failure:
-            return invalid_query(failure, text, headers)
+            snapshot = self._graph_snapshots().get(decoded.get("s"))
+        if snapshot is not None:    # the next page of the same result set, as the first page saw the world
+            parsed, rows = snapshot
+        else:
+            try:
+                parsed, rows = kql.run(text, TABLES, lambda table: self.graph_rows(table, scope))
+            except kql.KqlError as failure:
+                return invalid_query(failure, text, headers)
         if skip is not None and not parsed.limited:
             offset = skip         # with a $skipToken too: $skip overrides its offset (the spec)
         size = top or int(self.settings.get("graph_page_size") or MAX_TOP)
@@ -259,9 +265,20 @@ class GraphMixin:
         answer["facets"] = self._graph_facets(body.get("facets"), rows)
         answer["resultTruncated"] = "true" if more and not pageable else "false"
         if more and pageable:
-            answer["$skipToken"] = _encode_token({"o": offset + len(page), "q": fingerprint})
+            key = (decoded.get("s") if token and snapshot is not None else None) or uuid.uuid4().hex
+            snapshots = self._graph_snapshots()
+            snapshots[key] = (parsed, rows)
+            while len(snapshots) > SNAPSHOT_LIMIT:
+                snapshots.pop(next(iter(snapshots)))
+            answer["$skipToken"] = _encode_token({"o": offset + len(page), "q": fingerprint, "s": key})
         from .world import Reply
-        return Reply(200, answer, headers)
+        return Reply(200, json.loads(json.dumps(answer)), headers)
+
+    def _graph_snapshots(self):
+        """The result sets that $skipToken pages continue, newest last (one per world)."""
+        if "_graph_result_sets" not in self.__dict__:
+            self.__dict__["_graph_result_sets"] = {}
+        return self.__dict__["_graph_result_sets"]
 
     def _graph_scope(self, body):
         """The lower-cased subscription ids the query covers."""
@@ -291,6 +308,15 @@ class GraphMixin:
             out.append({"expression": expression, "resultType": "FacetResult", "totalRecords": len(data),
                         "count": min(top, len(data)), "data": data[:top]})
         return out
+
+
+def _public(body):
+    """A stored body as the service shows it (never configurationProtectedSettings): a shallow view for scanning;
+    the rows an answer returns are copied (h_graph_resources), so the world is never shared with a reply."""
+    out = dict(body)
+    if isinstance(out.get("properties"), dict) and "configurationProtectedSettings" in out["properties"]:
+        out["properties"] = {k: v for k, v in out["properties"].items() if k != "configurationProtectedSettings"}
+    return out
 
 
 def _encode_token(data):
