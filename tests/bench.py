@@ -12,10 +12,14 @@ working tree with its bytecode compiled (as `az extension add` leaves an install
   (b) deploy overhead   `az amlk8s deploy` (the docs' AKS proof of concept, all checks on) vs
                         `az resource create --id <extension> --api-version 2023-05-01 --properties <the same body>`,
                         same emulator, Retry-After: 1 and 2 in-progress polls for both     median ratio <= 1.3
-  (c) round trips       the ARM requests one deploy sends (no tokens, no polls), by method and path: each at most once
+  (c) round trips       the ARM requests one deploy sends (no tokens, no polls), by method and path: each at most once,
+                        but the extension list, read before the checks and again after the PUT
   (d) completion        no retry hint from the service: deploy, update, delete and verify --wait end within 5 s of
                         the operation's end (the emulator ends it at a known time); Retry-After: 3 is honoured
                         (polls >= 3 s apart)
+  (f) many clusters     list over 1,000 AzureML extensions in 3 subscriptions vs one cluster's list (<= 1.5),
+                        verify --ids over 20 clusters vs 20 sequential verifies (<= 0.3), deploy --ids over 20 vs
+                        one deploy (<= 2, the same ARM requests 20 times, peak RSS <= 1.5); growth 1/20/200
   (e) memory            peak RSS (the child's own ru_maxrss, from os.wait4, through a small launcher) of deploy vs
                         the baseline, median ratio <= 1.15; again with a region SKU catalogue of Azure's size (2.9 MB)
 
@@ -302,6 +306,102 @@ class Bench:  # pylint: disable=too-many-instance-attributes
         with urllib.request.urlopen(request, context=context, timeout=30) as response:  # nosec - local emulator
             return response.status
 
+    # ------------------------------------------------------------------ (f) many clusters
+    def _fleet_world(self, extensions, bare=0):
+        from tests.emulator import azconfig, scenarios
+        self.emu.reset(scenarios.fleet(3, extensions=extensions, clusters=extensions + 6 + bare))
+        self.settings(retry_after=1, polls=2)
+        azconfig.seed_config_dir(self.work / 'azure-config', self.emu.base_url, self.emu.subscription_id,
+                                 self.emu.tenant_id, extra_subscriptions=[
+                                     s for s in self.emu.subscriptions if s != self.emu.subscription_id])
+
+    def _clusters(self, with_azureml):
+        with self.emu.lock:
+            bodies = list(self.emu.world.resources.values())
+        aks = 'microsoft.containerservice/managedclusters'
+        clusters = [b['id'] for b in bodies if str(b.get('type', '')).lower() == aks
+                    and b['id'].split('/')[2] == self.emu.subscription_id]
+        has = {b['id'].lower().split('/providers/microsoft.kubernetesconfiguration/')[0]: b for b in bodies
+               if '/providers/microsoft.kubernetesconfiguration/' in b['id'].lower()}
+        if with_azureml:      # a healthy AzureML extension
+            return [c for c in clusters if c.lower() in has and str(has[c.lower()]['properties'].get(
+                'extensionType', '')).lower() == 'microsoft.azureml.kubernetes' and has[c.lower()]['properties'].get(
+                'provisioningState') == 'Succeeded' and has[c.lower()]['name'] == NAME]
+        return [c for c in clusters if c.lower() not in has]
+
+    @staticmethod
+    def _parts(cluster_id):
+        parts = cluster_id.split('/')
+        return ['-g', parts[4], '-c', parts[8], '-t', 'managedClusters']
+
+    def fleet(self):
+        runs = max(3, self.args.runs // 2)
+        self.say('(f) many clusters: list over 1,000 AzureML extensions in 3 subscriptions, verify --ids and '
+                 'deploy --ids over 20 clusters ...')
+        self._fleet_world(1000, bare=200)
+        subscriptions = list(self.emu.subscriptions)
+        one = self._clusters(True)[0]
+        fleet_runs, single_runs = [], []
+        for i in range(runs):
+            for who in (['fleet', 'one'] if i % 2 == 0 else ['one', 'fleet']):
+                if who == 'fleet':
+                    fleet_runs.append(self.az(['amlk8s', 'list', '--subscriptions', *subscriptions], what='list'))
+                else:
+                    single_runs.append(self.az(['amlk8s', 'list', *self._parts(one)], what='list one'))
+        rows = len(json.loads(fleet_runs[0].stdout))
+        graph = len([q for q in fleet_runs[0].requests if q.kind == 'graph'])
+        ratio = median([r.wall for r in fleet_runs]) / median([r.wall for r in single_runs])
+        self.row(f'(f) list over {rows} extensions in 3 subscriptions vs one cluster\'s list (median s)',
+                 '{:.3f}'.format(median([r.wall for r in fleet_runs])),
+                 '{:.3f}'.format(median([r.wall for r in single_runs])), '{:.2f}'.format(ratio), '<= 1.50',
+                 ratio <= 1.5)
+        self.row('(f) list: Resource Graph requests (extensions + clusters query)', str(graph), '-', '-',
+                 '<= 1 per 1,000 rows each', graph <= 2 * -(-rows // 1000) + 1)
+        self.fleet_verify()
+        self.fleet_deploy()
+
+    def fleet_verify(self):
+        healthy = [c for c in self._clusters(True)][:20]
+        together = self.az(['amlk8s', 'verify', '--ids', *healthy], what='verify --ids')
+        sequential = [self.az(['amlk8s', 'verify', *self._parts(c)], what='verify') for c in healthy]
+        total = sum(r.wall for r in sequential)
+        ratio = together.wall / total
+        self.row(f'(f) verify --ids over {len(healthy)} clusters vs {len(healthy)} sequential verify (s)',
+                 '{:.3f}'.format(together.wall), '{:.3f}'.format(total), '{:.2f}'.format(ratio), '<= 0.30',
+                 ratio <= 0.3)
+        self.data.setdefault('fleet_growth', []).append(
+            {'clusters': len(healthy), 'command': 'verify --ids', 'wall': together.wall,
+             'arm_requests': len([q for q in together.requests if q.kind == 'arm'])})
+
+    def fleet_deploy(self):
+        bare = self._clusters(False)
+        if len(bare) < 21:
+            raise HarnessError('the fleet world has fewer than 21 clusters without an extension')
+        single = self.az(['amlk8s', 'deploy', *self._parts(bare[0]), '--enable-training', 'true'], what='deploy')
+        targets = bare[1:21]
+        together = self.az(['amlk8s', 'deploy', '--ids', *targets, '--enable-training', 'true'], what='deploy --ids')
+        one_reads = len([q for q in single.requests if q.kind == 'arm'])
+        all_reads = len([q for q in together.requests if q.kind == 'arm'])
+        ratio = together.wall / single.wall
+        self.row(f'(f) deploy --ids over {len(targets)} clusters vs one deploy (s)', '{:.3f}'.format(together.wall),
+                 '{:.3f}'.format(single.wall), '{:.2f}'.format(ratio), '<= 2.00', ratio <= 2.0)
+        self.row('(f) deploy --ids: ARM requests vs 20 x one deploy\'s', str(all_reads), str(20 * one_reads),
+                 '{:.2f}'.format(all_reads / (20.0 * one_reads)), '= 1.00', all_reads <= 20 * one_reads)
+        rss = together.maxrss_mb / single.maxrss_mb
+        self.row('(f) deploy --ids: peak RSS vs one deploy (MB)', '{:.1f}'.format(together.maxrss_mb),
+                 '{:.1f}'.format(single.maxrss_mb), '{:.2f}'.format(rss), '<= 1.50', rss <= 1.5)
+
+    def fleet_growth(self):
+        """How verify --ids grows from 1 to 20 to 200 clusters (docs/performance.md)."""
+        self._fleet_world(1000)
+        healthy = self._clusters(True)
+        for count in (1, 20, 200):
+            if len(healthy) < count:
+                break
+            run = self.az(['amlk8s', 'verify', '--ids', *healthy[:count]], what='verify --ids')
+            self.detail('(f) verify --ids over {:>3} clusters: {:.2f} s, {} ARM requests, peak RSS {:.1f} MB'.format(
+                count, run.wall, len([q for q in run.requests if q.kind == 'arm']), run.maxrss_mb))
+
     # ------------------------------------------------------------------ rows
     def row(self, figure, amlk8s, baseline, ratio, target, passed):
         self.rows.append((figure, amlk8s, baseline, ratio, target, 'pass' if passed else 'FAIL'))
@@ -484,7 +584,10 @@ class Bench:  # pylint: disable=too-many-instance-attributes
             return list(counts.values())
         listed, baseline = arm(ours), arm(base)
         total = sum(e['count'] for e in listed)
-        repeated = [e for e in listed if e['count'] > 1]
+        # The extension list is read twice by design: for the checks, and after the PUT to catch a second AzureML
+        # extension that appeared meanwhile (one per cluster).
+        repeated = [e for e in listed if e['count'] > (2 if e['method'] == 'GET' and e['path'].lower().endswith(
+            '/providers/microsoft.kubernetesconfiguration/extensions') else 1)]
         tokens = len([q for q in ours.requests if q.kind == 'token'])
         polls = len([q for q in ours.requests if q.kind == 'poll'])
         self.row('(c) round trips: ARM requests per deploy (no tokens/polls)', str(total),
@@ -612,7 +715,7 @@ def main(argv=None):
     parser.add_argument('--runs', type=int, default=7, help='runs of each deploy (default 7; at least 5 to count)')
     parser.add_argument('--load-runs', type=int, default=None, help='runs of each -h/version (default 3 x --runs)')
     parser.add_argument('--latency-runs', type=int, default=1, help='rounds of (d) (default 1; the worst counts)')
-    parser.add_argument('--only', default='abcde', help='figures to measure, e.g. --only ae (default abcde)')
+    parser.add_argument('--only', default='abcdef', help='figures to measure, e.g. --only ae (default abcdef)')
     parser.add_argument('--source', default=str(REPO / 'azext_amlk8s'),
                         help='the azext_amlk8s package to measure (default: this working tree\'s; e.g. a scratch copy '
                              'with a candidate fix)')
@@ -647,6 +750,9 @@ def main(argv=None):
             bench.memory_large_catalogue()
         if 'd' in args.only:
             bench.latency()
+        if 'f' in args.only:
+            bench.fleet()
+            bench.fleet_growth()
     except HarnessError as ex:
         print('benchmark harness error: {}'.format(ex), file=sys.stderr)
         return 2
