@@ -8,7 +8,7 @@
 It starts the emulator (a simulated subscription with AKS and Arc clusters), points a throwaway az config at it,
 loads amlk8s from this working tree, and runs what a user would type: check an AKS cluster, catch a mistake before
 anything is written, deploy the documented production scenario over HTTPS (a demo certificate is generated),
-verify, list, and delete. Every command and everything it prints is shown.
+verify, list, attach it to a workspace (and detach), and delete. Every command and everything it prints is shown.
 """
 
 import os
@@ -45,6 +45,13 @@ STEPS = [
      'az amlk8s verify -g rg-ml -c aks-prod -t managedClusters -o table', 0),
     ('List the AzureML extensions of the cluster',
      'az amlk8s list -g rg-ml -c aks-prod -t managedClusters -o table', 0),
+    ('Hand the cluster to the Azure Machine Learning workspace: attach it as a Kubernetes compute target',
+     'az amlk8s attach -g rg-ml -c aks-prod -t managedClusters --workspace /subscriptions/{sub}/resourceGroups/'
+     'rg-ml/providers/Microsoft.MachineLearningServices/workspaces/ws1 --compute-name aks-prod-compute '
+     '--query "{{name:name, type:properties.computeType, state:properties.provisioningState}}"', 0),
+    ('Detach it again before the extension is removed',
+     'az amlk8s detach -g rg-ml -c aks-prod -t managedClusters --workspace /subscriptions/{sub}/resourceGroups/'
+     'rg-ml/providers/Microsoft.MachineLearningServices/workspaces/ws1 --compute-name aks-prod-compute --yes', 0),
     ('Delete it (scripts pass --yes; without a terminal and without --yes nothing is deleted)',
      'az amlk8s delete -g rg-ml -c aks-prod -t managedClusters --yes', 0),
     ('It is gone: show exits with code 3',
@@ -80,7 +87,8 @@ def main():
             _say('(AKS cluster aks-prod in resource group rg-ml: 3 nodes, managed identity; a demo certificate for '
                  'ml.contoso.com was generated in {})'.format(tls.cert_path.parent))
             for number, (title, command, expected) in enumerate(STEPS, 1):
-                command = command.format(cert=shlex.quote(str(tls.cert_path)), key=shlex.quote(str(tls.key_path)))
+                command = command.format(cert=shlex.quote(str(tls.cert_path)), key=shlex.quote(str(tls.key_path)),
+                                         sub=emu.subscription_id)
                 _say()
                 _say('== {}. {}'.format(number, title))
                 _say('$ ' + command)
