@@ -256,7 +256,10 @@ def _verify_error(client, req, report):
                                                             req.workspace, req.target.ref.resource_id)
         report['findings'] = report['findings'] + found
         failed += [f"{f['diagnosis']} Fix: {f['fix']}" for f in found if f['level'] == 'error']
-    return ValidationError(' '.join(failed), f'Troubleshooting guide: {TSG_LINK}') if failed else None
+    if not failed:
+        return None
+    message = ' '.join(failed)
+    return ValidationError(message, None if TSG_LINK in message else f'Troubleshooting guide: {TSG_LINK}')
 
 
 # --- update / delete ---------------------------------------------------------------------------------------------
@@ -424,7 +427,8 @@ def _each(cmd, handler, raw, confirm=None):
         key in params or (extras and not (callable(value) or inspect.ismodule(value))))}
     if confirm:
         listed = '\n'.join('  ' + ref.resource_id for ref in refs)
-        waiting.confirm(cmd, f'{confirm} the AzureML extension on these {len(refs)} cluster(s)?\n{listed}\nProceed?',
+        clusters = 'this cluster' if len(refs) == 1 else f'these {len(refs)} clusters'
+        waiting.confirm(cmd, f'{confirm} the AzureML extension on {clusters}?\n{listed}\nProceed?',
                         args.get('yes'), f'The {confirm.lower()}')
         args['yes'] = True
     entries = fleet.for_each(cmd, refs, lambda client, ref: handler(
