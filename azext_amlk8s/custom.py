@@ -266,30 +266,56 @@ def _verify_error(client, req, report):
 
 def update(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name=None,
            yes=False, no_wait=False, ids=None, max_parallel=None, **settings_args):
-    from azext_amlk8s import cluster, settings as rules, update as planner
     if ids:
-        return _each(cmd, update, dict(locals(), **settings_args), confirm='Update')
-    req = requests.update(cmd, dict(locals(), **settings_args))
+        return _each(cmd, update, dict(locals(), **settings_args), confirm=_risky_updates)
+    planned = _plan_update(cmd, client, dict(locals(), **settings_args))
+    if not isinstance(planned, tuple):
+        return planned      # nothing to send: the extension as it is
+    req, plan, choice, props = planned
+    return _send_update(cmd, client, req, plan=plan, choice=choice, props=props)
+
+
+def _plan_update(cmd, client, raw, quiet=False):
+    """Everything update decides before it writes: (request, plan, version choice, properties), or the extension
+    itself when there is nothing to send. ``quiet`` (the --ids risk pass) logs no warning."""
+    from azext_amlk8s import cluster, settings as rules, update as planner
+    say = (lambda *_: None) if quiet else logger.warning
+    req = requests.update(cmd, raw)
     ref, name = req.target.ref, req.target.extension_name
     existing = cluster.existing_azureml(client, ref, name, 'update')
     props = existing.get('properties') or {}
     if req.settings.empty:      # as az k8s-extension update with nothing to change (the AKS docs' own command)
-        logger.warning('No change: no setting, version or release train was given, so nothing was sent. For example: '
-                       'az amlk8s update %s --enable-inference true <settings>; see az amlk8s update -h.', ref.cli_args)
+        say('No change: no setting, version or release train was given, so nothing was sent. For example: '
+            'az amlk8s update %s --enable-inference true <settings>; see az amlk8s update -h.', ref.cli_args)
         return as_sdk_model(existing)
     choice = planner.version_changes(req.settings.version, props)
     planner.refuse_pin_with_auto_upgrade(req.settings, props)
     train = planner.versions_train(req.settings, choice, props)
     facts = cluster.gather_facts(client, ref, full=False, cli_version=_cli_version(), versions_train=train)
-    _warn_all(rules.check_version_available(rules.VersionChoice(None, req.settings.version_given, train), facts))
+    found = rules.check_version_available(rules.VersionChoice(None, req.settings.version_given, train), facts)
     plan = planner.plan_update(props.get('configurationSettings') or {}, req.settings.settings_input, facts,
                                replace_node_selector=req.settings.node_selector_given)
     planner.refuse_blocking(planner.blocking_checks(plan, facts, name), ref)
     if plan.empty and (choice.auto_upgrade, choice.version, choice.release_train) == (None, None, None):
-        logger.warning('No change: the extension already has these settings.')
+        say('No change: the extension already has these settings.')
         return as_sdk_model(existing)
-    _warn_all(plan.warnings + list(choice.warnings))
-    return _send_update(cmd, client, req, plan=plan, choice=choice, props=props)
+    if not quiet:
+        _warn_all(list(found) + plan.warnings + list(choice.warnings))
+    return req, plan, choice, props
+
+
+def _risky_updates(cmd, refs, args, parallel):
+    """update --ids asks once, and only when the update disturbs workloads somewhere: the clusters and what changes
+    there. Clusters whose plan fails are left to the update itself, which reports them."""
+    from azext_amlk8s import fleet
+
+    def impacts(client, ref):
+        planned = _plan_update(cmd, client, dict(args, resource_group_name=ref.resource_group,
+                                                 cluster_name=ref.cluster_name, cluster_type=ref.cluster_type),
+                               quiet=True)
+        return [description for description, _ in planned[1].impacts] if isinstance(planned, tuple) else []
+    entries = fleet.for_each(cmd, refs, impacts, parallel=parallel)
+    return [(e['clusterId'], e['result']) for e in entries if e['status'] == fleet.SUCCEEDED and e['result']]
 
 
 def _send_update(cmd, client, req, *, plan, choice, props):
@@ -425,19 +451,38 @@ def _each(cmd, handler, raw, confirm=None):
     extras = any(p.kind == p.VAR_KEYWORD for p in params.values())    # the settings arguments (**settings_args)
     args = {key: value for key, value in raw.items() if key not in _NOT_FORWARDED and (
         key in params or (extras and not (callable(value) or inspect.ismodule(value))))}
+    parallel = requests.plain(raw.get('max_parallel')) or fleet.DEFAULT_PARALLEL
     if confirm:
-        listed = '\n'.join('  ' + ref.resource_id for ref in refs)
-        clusters = 'this cluster' if len(refs) == 1 else f'these {len(refs)} clusters'
-        waiting.confirm(cmd, f'{confirm} the AzureML extension on {clusters}?\n{listed}\nProceed?',
-                        args.get('yes'), f'The {confirm.lower()}')
-        args['yes'] = True
+        _confirm_once(cmd, refs, args, confirm, parallel)
     entries = fleet.for_each(cmd, refs, lambda client, ref: handler(
         cmd, client, ref.resource_group, ref.cluster_name, ref.cluster_type, **args),
-        parallel=requests.plain(raw.get('max_parallel')) or fleet.DEFAULT_PARALLEL, say=logger.warning)
+        parallel=parallel, say=logger.warning)
     error = fleet.failed_error(entries)
     if error is not None:
         waiting.fail_after_output(cmd, error)
     return entries
+
+
+def _confirm_once(cmd, refs, args, confirm, parallel):
+    """One question for the whole --ids list: every cluster for delete; for update (``confirm`` a function) only
+    the clusters where it disturbs workloads, with what changes there, and no question when there are none."""
+    from azext_amlk8s import waiting
+    if callable(confirm):
+        risky = confirm(cmd, refs, args, parallel)
+        if not risky:
+            return
+        what = 'Update'
+        listed = '\n'.join(f"  {cluster_id}\n" + '\n'.join(f'    - {line}' for line in lines)
+                           for cluster_id, lines in risky)
+        question = (f'This update affects active jobs or endpoints on {len(risky)} of the {len(refs)} clusters; '
+                    f'they may fail or become unavailable while it applies:\n{listed}\nProceed?')
+    else:
+        what = confirm
+        listed = '\n'.join('  ' + ref.resource_id for ref in refs)
+        clusters = 'this cluster' if len(refs) == 1 else f'these {len(refs)} clusters'
+        question = f'{confirm} the AzureML extension on {clusters}?\n{listed}\nProceed?'
+    waiting.confirm(cmd, question, args.get('yes'), f'The {what.lower()}')
+    args['yes'] = True
 
 
 def _in_fleet():

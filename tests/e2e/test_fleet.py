@@ -134,6 +134,20 @@ def test_a_rollout_reruns_only_what_is_left(az, fleet):
     assert "1 succeeded, 0 failed, 2 skipped" in again.stderr
 
 
+def test_update_ids_asks_only_when_the_update_disturbs_workloads(az, fleet):
+    ids = azureml_ids(fleet, fleet.subscription_id)[:2]
+    # Not disruptive: no question, so a script without --yes and without a terminal updates every cluster.
+    calm = az(["amlk8s", "update", "--ids", *ids, "--install-dcgm-exporter", "true"], expect=0)
+    assert len([w for w in calm.writes if w.method == "PATCH"]) == 2
+    # Turning training off stops jobs: one question for the list, refused without a terminal, nothing written.
+    risky = az(["amlk8s", "update", "--ids", *ids, "--enable-training", "false", "--enable-inference", "true",
+                "--inference-router-service-type", "LoadBalancer", "--allow-insecure-connections", "true"], expect=1)
+    assert risky.writes == [], risky.describe()
+    assert "needs confirmation, and there is no terminal" in risky.stderr
+    assert "enableTraining true -> false: turns training off" in risky.stderr
+    assert all(i in risky.stderr for i in ids) and "--yes" in risky.stderr
+
+
 def test_update_ids_patches_each_cluster_after_one_confirmation(az, fleet):
     ids = azureml_ids(fleet, fleet.subscription_id)[:2]
     result = az(["amlk8s", "update", "--ids", *ids, "--install-dcgm-exporter", "true", "--yes"], expect=0)
