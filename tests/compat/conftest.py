@@ -10,15 +10,12 @@
 """
 
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.compat import azconfig_min
-from tests.e2e.harness import Az
+from tests.e2e.harness import Az, build_wheel
 from tests.emulator import Emulator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,18 +68,7 @@ def emu(compat_emulator):
 
 @pytest.fixture(scope="session")
 def min_wheel(tmp_path_factory):
-    out = tmp_path_factory.mktemp("dist-min")
-    source = tmp_path_factory.mktemp("source-min")     # a clean copy: no stale build/ can leak into the wheel
-    for name in ("setup.py", "README.md", "HISTORY.rst"):
-        shutil.copy(REPO / name, source / name)
-    shutil.copytree(REPO / "azext_amlk8s", source / "azext_amlk8s",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
-                    "--disable-pip-version-check", "--wheel-dir", str(out), str(source)],
-                   check=True, cwd=source, env=dict(os.environ, PIP_NO_INDEX="1"))
-    wheels = list(out.glob("amlk8s-*.whl"))
-    assert len(wheels) == 1, wheels
-    return wheels[0]
+    return build_wheel(tmp_path_factory.mktemp("dist-min"), tmp_path_factory.mktemp("source-min"))
 
 
 def make_az_min(emu, workdir, extension_dir):

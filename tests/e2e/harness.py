@@ -9,7 +9,9 @@ Used through the `az` fixture of tests/e2e/conftest.py:
 """
 
 import json
+import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +22,39 @@ from typing import Any, List, Optional
 import pytest
 
 AZ = Path(sys.executable).parent / "az"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def build_wheel(out, source):
+    """The amlk8s wheel, built offline (pip wheel, no dependencies) from a clean copy of the working tree in
+    ``source``, so no stale build/ can leak into it; written to ``out``. Returns its path."""
+    for name in ("setup.py", "README.md", "HISTORY.rst"):
+        shutil.copy(REPO / name, Path(source) / name)
+    shutil.copytree(REPO / "azext_amlk8s", Path(source) / "azext_amlk8s",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+                    "--disable-pip-version-check", "--wheel-dir", str(out), str(source)],
+                   check=True, cwd=source, env=dict(os.environ, PIP_NO_INDEX="1"))
+    wheels = list(Path(out).glob("amlk8s-*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
+
+
+def refused(result, code=None):
+    """A refusal: no traceback, a non-zero exit (``code`` when given), no write request."""
+    assert "Traceback" not in result.stderr, result.describe()
+    assert result.exit_code not in (0, None), result.describe()
+    if code is not None:
+        assert result.exit_code == code, result.describe()
+    assert result.writes == [], result.describe()
+    return result
+
+
+def check_rows(result):
+    """A check report's rows by check id."""
+    return {row["check"]: row for row in result.json}
+
+
 _UNSET = object()
 
 

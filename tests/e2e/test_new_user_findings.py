@@ -18,23 +18,11 @@ import time
 import pytest
 
 from tests.certs import assert_no_secrets
+from tests.e2e.harness import check_rows, refused
 from tests.emulator import scenarios
 
 PROD = "-g rg-ml -c aks-prod -t aks"
 POC = ["--enable-training", "true"]
-
-
-def refused(result, code=None):
-    assert "Traceback" not in result.stderr, result.describe()
-    assert result.exit_code not in (0, None), result.describe()
-    if code is not None:
-        assert result.exit_code == code, result.describe()
-    assert result.writes == [], result.describe()
-    return result
-
-
-def rows(result):
-    return {row["check"]: row for row in result.json}
 
 
 # --- the seed's limitations that ARM shows ------------------------------------------------------------------------
@@ -42,7 +30,7 @@ def rows(result):
 def test_pod_identity_blocks_check_and_deploy_with_the_fix(az):
     result = az("amlk8s check -g rg-ml -c aks-podid -t aks")
     assert result.exit_code == 1, result.describe()
-    row = rows(result)["pod-identity"]
+    row = check_rows(result)["pod-identity"]
     assert row["status"] == "fail" and "pod identity" in row["finding"]
     assert "--disable-pod-identity" in row["fix"] and "--enable-workload-identity" in row["fix"]
     assert "pod-identity" in result.stderr
@@ -53,16 +41,16 @@ def test_pod_identity_blocks_check_and_deploy_with_the_fix(az):
     ("aks-proxy", "proxy.contoso.com"), ("aks-udr", "userDefinedRouting"), ("aks-private", "private")])
 def test_an_outbound_proxy_or_firewall_is_a_warning_naming_the_network_requirements(az, cluster, expected):
     result = az(f"amlk8s check -g rg-ml -c {cluster} -t aks")
-    row = rows(result)["outbound-network"]
+    row = check_rows(result)["outbound-network"]
     assert row["status"] == "warning" and expected in row["finding"], row
     assert "how-to-access-azureml-behind-firewall" in row["fix"]
     if cluster == "aks-proxy":
         assert "localhost and 127.0.0.1 in noProxy" in row["fix"]
-    assert rows(az(f"amlk8s check {PROD}"))["outbound-network"]["status"] == "pass"
+    assert check_rows(az(f"amlk8s check {PROD}"))["outbound-network"]["status"] == "pass"
 
 
 def test_local_accounts_absent_from_the_body_means_enabled(az):
-    row = rows(az("amlk8s check -g rg-ml -c aks-legacy-body -t aks", expect=0))["local-accounts"]
+    row = check_rows(az("amlk8s check -g rg-ml -c aks-legacy-body -t aks", expect=0))["local-accounts"]
     assert row["status"] == "pass", row
 
 

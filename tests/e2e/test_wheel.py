@@ -4,16 +4,13 @@ The wheel's dependencies come from .wheelhouse (written by `python3 dev.py` set-
 """
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import AZ
+from tests.e2e.harness import AZ, build_wheel
 
 REPO = Path(__file__).resolve().parents[2]
 WHEELHOUSE = REPO / '.wheelhouse'
@@ -21,18 +18,7 @@ WHEELHOUSE = REPO / '.wheelhouse'
 
 @pytest.fixture(scope='module')
 def wheel(tmp_path_factory):
-    out = tmp_path_factory.mktemp('dist')
-    source = tmp_path_factory.mktemp('source')     # a clean copy: no stale build/ can leak into the wheel
-    for name in ('setup.py', 'README.md', 'HISTORY.rst'):
-        shutil.copy(REPO / name, source / name)
-    shutil.copytree(REPO / 'azext_amlk8s', source / 'azext_amlk8s',
-                    ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
-    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '--quiet',
-                    '--disable-pip-version-check', '--wheel-dir', str(out), str(source)],
-                   check=True, cwd=source, env=dict(os.environ, PIP_NO_INDEX='1'))
-    wheels = list(out.glob('amlk8s-*.whl'))
-    assert len(wheels) == 1, wheels
-    return wheels[0]
+    return build_wheel(tmp_path_factory.mktemp('dist'), tmp_path_factory.mktemp('source'))
 
 
 def test_wheel_contents(wheel):

@@ -11,6 +11,7 @@ extension), aks-prod (no extension).
 import pytest
 
 from tests.certs import assert_no_secrets
+from tests.e2e.harness import check_rows, refused
 from tests.emulator import OTHER_SUBSCRIPTION_ID, SUBSCRIPTION_ID, scenarios
 
 ML = "Microsoft.MachineLearningServices"
@@ -25,24 +26,11 @@ def cluster_id(name):
            f"managedClusters/{name}"
 
 
-def refused(result, code=None):
-    assert "Traceback" not in result.stderr, result.describe()
-    assert result.exit_code not in (0, None), result.describe()
-    if code is not None:
-        assert result.exit_code == code, result.describe()
-    assert result.writes == [], result.describe()
-    return result
-
-
-def rows(result):
-    return {row["check"]: row for row in result.json}
-
-
 # --- check / deploy --workspace --------------------------------------------------------------------------------------
 
 def test_check_workspace_rows_pass_for_a_same_subscription_workspace(az):
     result = az(f"amlk8s check -g rg-ml -c aks-prod -t aks --workspace {WS1}", expect=0)
-    found = rows(result)
+    found = check_rows(result)
     assert found["workspace-subscription"]["status"] == "pass"
     assert found["legacy-compute"]["status"] == "pass"
     assert "trusted-access" not in found
@@ -51,25 +39,25 @@ def test_check_workspace_rows_pass_for_a_same_subscription_workspace(az):
 
 def test_check_fails_for_a_workspace_in_another_subscription_with_the_arc_fix(az):
     result = refused(az(f"amlk8s check -g rg-ml -c aks-prod -t aks --workspace {WS_OTHER}"), 1)
-    row = rows(result)["workspace-subscription"]
+    row = check_rows(result)["workspace-subscription"]
     assert row["status"] == "fail" and OTHER_SUBSCRIPTION_ID in row["finding"]
     assert "az connectedk8s connect" in row["fix"] and "Arc" in row["fix"]
 
 
 def test_check_fails_on_a_legacy_aks_compute_with_detach_steps(az):
     result = refused(az(f"amlk8s check -g rg-ml -c aks-v1-attached -t aks --workspace {WS_LEGACY}"), 1)
-    row = rows(result)["legacy-compute"]
+    row = check_rows(result)["legacy-compute"]
     assert row["status"] == "fail" and "'aks-v1'" in row["finding"]
     assert "az ml compute detach" in row["fix"] and "--name aks-v1" in row["fix"]
 
 
 def test_check_trusted_access_fails_without_a_binding_and_passes_with_one(az):
     result = refused(az(f"amlk8s check -g rg-ml -c aks-nolocal -t aks --workspace {WS1}"), 1)
-    row = rows(result)["trusted-access"]
+    row = check_rows(result)["trusted-access"]
     assert row["status"] == "fail"
     assert (f"az aks trustedaccess rolebinding create --resource-group rg-ml --cluster-name aks-nolocal --name "
             f"aml-ws1 --source-resource-id {WS1} --roles {ROLE}") in row["fix"]
-    good = rows(az(f"amlk8s check -g rg-ml -c aks-nolocal-ta -t aks --workspace {WS1}"))
+    good = check_rows(az(f"amlk8s check -g rg-ml -c aks-nolocal-ta -t aks --workspace {WS1}"))
     assert good["trusted-access"]["status"] == "pass" and "azureml-ws1" in good["trusted-access"]["finding"]
 
 

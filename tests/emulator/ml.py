@@ -75,24 +75,15 @@ class MachineLearningMixin:
         return error or Reply(200, public_view(found))
 
     def h_list_computes(self, method, path, query, body, g):
-        from .world import Reply, arm_error, public_view
+        from .world import arm_error
         found, error = self._workspace_or_404(g)
         if error:
             return error
         items = self.children(found["id"], "computes")
         for item in items:
             self.advance(item["id"])
-        items = self.children(found["id"], "computes")
-        size = int(self.settings.get("page_size") or 0)
-        try:
-            start = max(0, int(query.get("$skip", "0") or 0))
-        except ValueError:
-            return arm_error(400, "BadRequest", "The $skip continuation token is invalid.")
-        page = items[start:start + size] if size > 0 else items[start:]
-        result = {"value": [public_view(b) for b in page]}
-        if size > 0 and start + size < len(items):
-            result["nextLink"] = f"{self.base_url}{path}?api-version={query.get('api-version')}&$skip={start + size}"
-        return Reply(200, result)
+        return self.page_of(self.children(found["id"], "computes"), path, query, "$skip",
+                            arm_error(400, "BadRequest", "The $skip continuation token is invalid."))
 
     def h_compute(self, method, path, query, body, g):
         from .world import Reply, arm_error, invalid_content, not_found, public_view

@@ -175,7 +175,59 @@ def _read_body(handler):
     return handler.rfile.read(length) if length > 0 else b""
 
 
-class Emulator:
+class Served:
+    """What both emulators do to serve: HTTPS (TlsServer) on a background thread, an optional JSON-lines request log,
+    a throwaway state directory removed on stop. Subclasses set host, state_dir, _requested_port, _log_file_wanted
+    and _own_state_dir, and call _listen / _serve_in_background / _close."""
+
+    _server = None
+    _thread = None
+    _log_handle = None
+
+    def _listen(self, tls_dir, log_name, handler=None):
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        certs = make_certs(self.state_dir / tls_dir)
+        self.ca_path = certs.ca_path
+        self._server = TlsServer((self.host, self._requested_port), self, server_context(certs), handler=handler)
+        self.port = self._server.server_address[1]
+        self.base_url = f"https://127.0.0.1:{self.port}"
+        self.log_path = self.state_dir / log_name if self._log_file_wanted else None
+        if self.log_path is not None:
+            self._log_handle = open(self.log_path, "a", encoding="utf-8", buffering=1)
+
+    def _serve_in_background(self, thread_name):
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name=thread_name, daemon=True)
+        self._thread.start()
+
+    def _close(self):
+        """Stop serving and close live connections. Safe to call twice."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.close_connections()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._log_handle is not None:
+            self._log_handle.close()
+            self._log_handle = None
+        if self._own_state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def running(self):
+        return self._server is not None
+
+
+class Emulator(Served):
     """A local HTTPS Azure Resource Manager for the amlk8s tests. See tests/emulator/__init__.py."""
 
     def __init__(self, scenario="default", state_dir=None, host="127.0.0.1", port=0, log_file=True):
@@ -207,48 +259,14 @@ class Emulator:
         """Start serving (in a background thread). Returns self."""
         if self._server is not None:
             return self
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        certs = make_certs(self.state_dir / "tls")
-        self.ca_path = certs.ca_path
-        self._server = TlsServer((self.host, self._requested_port), self, server_context(certs))
-        self.port = self._server.server_address[1]
-        self.base_url = f"https://127.0.0.1:{self.port}"
-        if self._log_file_wanted:
-            self.log_path = self.state_dir / "requests.jsonl"
-            self._log_handle = open(self.log_path, "a", encoding="utf-8", buffering=1)
-        else:
-            self.log_path = None
+        self._listen("tls", "requests.jsonl")
         self.reset(self.scenario)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="amlk8s-emulator", daemon=True)
-        self._thread.start()
+        self._serve_in_background("amlk8s-emulator")
         return self
 
     def stop(self):
         """Stop serving and close live connections. Safe to call twice."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.close_connections()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        if self._log_handle is not None:
-            self._log_handle.close()
-            self._log_handle = None
-        if self._own_state_dir:
-            shutil.rmtree(self.state_dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def running(self):
-        return self._server is not None
+        self._close()
 
     def info(self):
         """What emulator.json holds."""

@@ -249,6 +249,22 @@ class World(MachineLearningMixin, GraphMixin):
                 self.ops[op_id].end = iso()
         return bool(removed)
 
+    def page_of(self, items, path, query, token, bad_token, default_api=None):
+        """One page (settings page_size; 0 = all) of a LIST answer, public views only, with a nextLink carrying the
+        offset in the query parameter ``token`` ($skipToken, or $skip as Machine Learning's computes list has it);
+        ``bad_token`` answers a token that is not an offset."""
+        size = int(self.settings.get("page_size") or 0)
+        try:
+            start = max(0, int(query.get(token, "0") or 0))
+        except ValueError:
+            return bad_token
+        page = items[start:start + size] if size > 0 else items[start:]
+        result = {"value": [public_view(b) for b in page]}
+        if size > 0 and start + size < len(items):
+            api = query.get("api-version", default_api)
+            result["nextLink"] = f"{self.base_url}{path}?api-version={api}&{token}={start + size}"
+        return Reply(200, result)
+
     def children(self, parent_id, segment):
         """Stored resources directly under `parent_id`/`segment`/<name>, in insertion order."""
         prefix = f"{parent_id.lower().rstrip('/')}/{segment.lower()}/"
@@ -708,18 +724,9 @@ class World(MachineLearningMixin, GraphMixin):
         segment = f"providers/{KC}/extensions"
         for item in self.children(cluster["id"], segment):
             self.advance(item["id"])
-        items = self.children(cluster["id"], segment)
-        size = int(self.settings.get("page_size") or 0)
-        try:
-            start = max(0, int(query.get("$skipToken", "0") or 0))
-        except ValueError:
-            return arm_error(400, "InvalidSkipToken", "The skip token is invalid.")
-        page = items[start:start + size] if size > 0 else items[start:]
-        result = {"value": [public_view(b) for b in page]}
-        if size > 0 and start + size < len(items):
-            api = query.get("api-version", EXTENSIONS_API_VERSION)
-            result["nextLink"] = f"{self.base_url}{path}?api-version={api}&$skipToken={start + size}"
-        return Reply(200, result)
+        return self.page_of(self.children(cluster["id"], segment), path, query, "$skipToken",
+                            arm_error(400, "InvalidSkipToken", "The skip token is invalid."),
+                            default_api=EXTENSIONS_API_VERSION)
 
     def h_extension(self, method, path, query, body, g):
         cluster = self.get(self.cluster_id(g))

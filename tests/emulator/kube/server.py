@@ -14,7 +14,6 @@ import copy
 import itertools
 import json
 import secrets
-import shutil
 import ssl
 import sys
 import tempfile
@@ -29,9 +28,8 @@ from urllib.parse import parse_qsl, quote, unquote
 
 import yaml
 
-from ..certs import make_certs, server_context
 from ..log import REDACTED, redact
-from ..server import TlsServer, _read_body
+from ..server import Served, _read_body
 from .store import (BUILTIN_GROUP_ORDER, ALL_VERBS, READ_VERBS, ClusterStore, KubeError, fields_match, labels_match,
                     parse_field_selector, parse_label_selector)
 from .tables import to_table, wants_table
@@ -263,7 +261,7 @@ def _parse_body(raw):
 
 
 # ---------------------------------------------------------------------------------------------- emulator
-class KubeEmulator:
+class KubeEmulator(Served):
     """A local HTTPS Kubernetes API server for many clusters. See tests/emulator/kube/__init__.py."""
 
     def __init__(self, state_dir=None, host="127.0.0.1", port=0, log_file=True, watch_timeout=5.0):
@@ -291,19 +289,9 @@ class KubeEmulator:
         """Start serving in a background thread. Returns self."""
         if self._server is not None:
             return self
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        certs = make_certs(self.state_dir / "kube-tls")
-        self.ca_path = certs.ca_path
         self._stopping.clear()
-        self._server = TlsServer((self.host, self._requested_port), self, server_context(certs), handler=_Handler)
-        self.port = self._server.server_address[1]
-        self.base_url = f"https://127.0.0.1:{self.port}"
-        if self._log_file_wanted:
-            self.log_path = self.state_dir / "kube-requests.jsonl"
-            self._log_handle = open(self.log_path, "a", encoding="utf-8", buffering=1)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="amlk8s-kube-emulator", daemon=True)
-        self._thread.start()
+        self._listen("kube-tls", "kube-requests.jsonl", handler=_Handler)
+        self._serve_in_background("amlk8s-kube-emulator")
         return self
 
     def stop(self):
@@ -314,29 +302,7 @@ class KubeEmulator:
         for cluster in clusters:
             with cluster.store.changed:
                 cluster.store.changed.notify_all()
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.close_connections()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        if self._log_handle is not None:
-            self._log_handle.close()
-            self._log_handle = None
-        if self._own_state_dir:
-            shutil.rmtree(self.state_dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def running(self):
-        return self._server is not None
+        self._close()
 
     # -------------------------------------------------------------- clusters
     def add_cluster(self, key, objects=(), token=None, entra=None, version="1.31.5", forbidden=(), logs=None):
