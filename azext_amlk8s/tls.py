@@ -882,6 +882,22 @@ def load_tls_material(cert_path: str, key_path: str, cname: Optional[str], *,
 
     cert_file, cert_data = _read_pem_file(cert_path, cert_arg, "certificate")
     key_file, key_data = _read_pem_file(key_path, key_arg, "private key")
+    return _material((cert_file, cert_data), (key_file, key_data), normalised_cname, moment,
+                     (cert_arg, key_arg, cname_arg))
+
+
+def check_tls_data(cert_data: bytes, key_data: bytes, cname: Optional[str], *, cert_label: str, key_label: str,
+                   arg: str, now: Optional[datetime] = None) -> TlsMaterial:
+    """The same checks as ``load_tls_material`` on certificate and key bytes held in memory (the ``cert.pem`` and
+    ``key.pem`` of a Kubernetes secret): the labels stand where file names would, and no message quotes the data."""
+    moment = _utc(now) if now is not None else datetime.now(timezone.utc)
+    normalised_cname = validate_cname(cname, CNAME_ARG) if cname is not None else None
+    return _material((cert_label, cert_data), (key_label, key_data), normalised_cname, moment, (arg, arg, CNAME_ARG))
+
+
+def _material(cert, key, normalised_cname, moment, args):  # pylint: disable=too-many-locals
+    (cert_file, cert_data), (key_file, key_data) = cert, key
+    cert_arg, key_arg, cname_arg = args
     cert_blocks, key_blocks = _scan_pem_blocks(cert_data), _scan_pem_blocks(key_data)
 
     cert_certs = [b for b in cert_blocks if b.label == _CERT_LABEL and b.complete]
