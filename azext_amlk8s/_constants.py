@@ -50,3 +50,11 @@ WAIT_FLAG_FOR_STATE = {'creating': '--created', 'provisioning': '--created', 'up
 # --- Polling --------------------------------------------------------------------------------------------------------
 # Without a Retry-After header the SDK would wait 30 s between polls; the service's header still wins.
 POLLING_INTERVAL = 2
+
+# --- The cluster's Kubernetes API (read-only) -----------------------------------------------------------------------
+# Microsoft Entra ID server application of every AKS cluster with Entra ID integration, in every cloud
+# (azure-cli acs/custom.py; kubelogin's --server-id).
+AKS_AAD_SERVER_APP_ID = '6dae42f8-4368-4678-94ff-3960e28e3630'
+KUBE_CONNECT_TIMEOUT = 5.0      # seconds to open a connection to the API server
+KUBE_READ_TIMEOUT = 20.0        # seconds for one answer
+KUBE_PARALLEL_READS = 8
