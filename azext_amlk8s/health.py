@@ -121,7 +121,7 @@ _VERSIONS_CMD = ('az k8s-extension extension-types list-versions-by-cluster --re
                  '--cluster-name {cluster} --cluster-type {type} --extension-type microsoft.azureml.kubernetes '
                  '--release-train stable')
 _KNOWN_E_CODES = ('E40000', 'E40001', 'E40002', 'E40003', 'E40004', 'E40005', 'E40006', 'E40007',
-                  'E45001', 'E45002', 'E45003', 'E45004', 'E45005', 'E49999')
+                  'E45001', 'E45002', 'E45003', 'E45004', 'E45005', 'E45006', 'E49999')
 _SPECIFIC_OWNERSHIP = ('legacy-azureml-fe-ownership', 'volcano-crd-ownership', 'nvidia-device-plugin-ownership',
                        'prometheus-ownership')
 
@@ -211,6 +211,13 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          'A deployment azureml-fe exists that does not belong to this extension, usually left by the legacy '
          'AKS v1 inference attach.',
          _LEGACY_FE_CLEANUP),
+    Rule('E45006', 'INSTANCE_TYPE_INVALID',
+         (r'(?-i:\bE45006\b)', r'failed to validate or update instance ?type'),
+         'The instance types could not be validated or updated (HealthCheck checker instancetype): an InstanceType '
+         'resource is invalid, or the default one was changed by hand.',
+         'List them and fix or delete the invalid one: kubectl get instancetype -o yaml; kubectl describe configmap '
+         '-n azureml arcml-healthcheck names it. Instance types: https://aka.ms/arcmltsg',
+         critical=False),
     Rule('E49999', 'CHECKER_PANIC',
          (r'(?-i:\bE49999\b)', _const('CHECKER_PANIC')),
          'A HealthCheck checker crashed, so its result is unknown.',
@@ -675,7 +682,8 @@ def _complete_context(ctx: Optional[Context], body: Mapping[str, Any], settings:
     )
 
 
-def _finding(source: str, level: str, diagnoses: Sequence[Diagnosis], message: str, *, service_code: str = '') -> dict:
+def make_finding(source: str, level: str, diagnoses: Sequence[Diagnosis], message: str, *,
+                 service_code: str = '') -> dict:
     """One finding: the first diagnosis is the main one, the others are listed under `related`."""
     diag, related = diagnoses[0], diagnoses[1:]
     return {
@@ -699,7 +707,7 @@ def _error_finding(source: str, level: str, error: Mapping[str, Any], ctx: Conte
     if not code and not message:
         return None
     diagnoses = diagnose_error(f'{code} {message}'.strip(), ctx)
-    return _finding(source, level, diagnoses, message or code, service_code=code)
+    return make_finding(source, level, diagnoses, message or code, service_code=code)
 
 
 def _status_level(level: Any) -> str:
@@ -760,12 +768,13 @@ def _state_finding(state_text: str, verdict: str, fields: Mapping[str, str]) -> 
         diag = Diagnosis('in-progress', 'IN_PROGRESS',
                          f'An operation on the extension is still running (provisioningState {state_text}).',
                          _fill(fix, fields), False)
-        return _finding('provisioningState', 'warning', [diag], f"provisioningState: {state_text}")
+        return make_finding('provisioningState', 'warning', [diag], f"provisioningState: {state_text}")
     if verdict == VERDICT_FAILED:
         diag = Diagnosis(UNKNOWN_CODE, 'FAILED_WITHOUT_DETAILS',
                          'The extension is not Succeeded and the service gave no error details.',
                          _fill(_UNKNOWN_FIX, fields), True)
-        return _finding('provisioningState', 'error', [diag], f"provisioningState: {state_text or '(not reported)'}")
+        return make_finding('provisioningState', 'error', [diag],
+                            f"provisioningState: {state_text or '(not reported)'}")
     return None
 
 
@@ -797,8 +806,8 @@ def _settings_findings(settings: Mapping[str, Any], kind: str, fields: Mapping[s
             checks.append(('settings-deprecated-key', 'info', f'{old}={_str(settings[old])}',
                            f'{old} is an old setting; the current one is {new}.',
                            f'Use {new} in future deploy and update commands.'))
-    return [_finding('configurationSettings', level, [Diagnosis(code, 'SETTINGS_CHECK', diagnosis, _fill(fix, fields),
-                                                                False)], message)
+    return [make_finding('configurationSettings', level,
+                         [Diagnosis(code, 'SETTINGS_CHECK', diagnosis, _fill(fix, fields), False)], message)
             for code, level, message, diagnosis, fix in checks]
 
 
@@ -874,8 +883,7 @@ def _verdict(ext_type: str, state: str, findings: Sequence[dict]) -> str:
     if any(f['code'] in _STALE_CODES for f in findings):
         return VERDICT_STALE
     if state == 'succeeded':
-        troubled = any(f['level'] != 'info' and (f['source'].startswith('statuses') or f['source'] == 'cluster')
-                       for f in findings)
+        troubled = any(f['level'] != 'info' and f['source'].startswith(_VERDICT_SOURCES) for f in findings)
         return VERDICT_DEGRADED if troubled else VERDICT_HEALTHY
     if state in IN_PROGRESS_STATES:
         return VERDICT_IN_PROGRESS
@@ -883,6 +891,9 @@ def _verdict(ext_type: str, state: str, findings: Sequence[dict]) -> str:
 
 
 _STALE_CODES = ('cluster-offline', 'cluster-stopped')
+# Findings that make a Succeeded extension Degraded: the service's statuses, the cluster resource, and what the
+# cluster's Kubernetes API shows (its workloads and pods, and the arcml-healthcheck report).
+_VERDICT_SOURCES = ('statuses', 'cluster', 'kubernetes', 'healthcheck')
 
 
 def _days_since(timestamp: str, now: Optional[float]) -> Optional[float]:
@@ -919,7 +930,7 @@ def cluster_findings(cluster: Optional[Mapping], others: Sequence[str], fields: 
         if connectivity.lower() == 'expired':
             fix = ('The agents\' certificate expired: reconnect the cluster (az connectedk8s delete -g {rg} -n '
                    '{cluster}, then az connectedk8s connect -g {rg} -n {cluster}) and deploy the extension again.')
-        found.append(_finding('cluster', 'error', [Diagnosis(
+        found.append(make_finding('cluster', 'error', [Diagnosis(
             'cluster-offline', 'CLUSTER_NOT_CONNECTED',
             f'The Azure Arc-enabled cluster is {connectivity}{since}: the extension\'s state in Azure is the agents\' '
             'last report and cannot be trusted; after 48 hours offline extensions turn Failed.',
@@ -927,20 +938,20 @@ def cluster_findings(cluster: Optional[Mapping], others: Sequence[str], fields: 
     power = _str(_get(props, 'powerState').get('code') if isinstance(_get(props, 'powerState'), Mapping)
                  else '').strip()
     if kind == 'aks' and power.lower() == 'stopped':
-        found.append(_finding('cluster', 'error', [Diagnosis(
+        found.append(make_finding('cluster', 'error', [Diagnosis(
             'cluster-stopped', 'CLUSTER_STOPPED',
             'The AKS cluster is stopped: none of the extension\'s components runs, whatever its provisioningState.',
             _fill('Start it: az aks start -g {rg} -n {cluster}, then run az amlk8s verify {target} again.', fields),
             True)], 'powerState: Stopped'))
     state = _str(props.get('provisioningState')).strip()
     if state and state.lower() not in ('succeeded',) and props:
-        found.append(_finding('cluster', 'warning', [Diagnosis(
+        found.append(make_finding('cluster', 'warning', [Diagnosis(
             'cluster-state', 'CLUSTER_NOT_SUCCEEDED',
             f'The cluster resource is in provisioning state {state}.',
             _fill('See the cluster\'s error: az resource show --ids {cluster_id} --query properties', fields),
             False)], f'cluster provisioningState: {state}'))
     for other in others:
-        found.append(_finding('cluster', 'error', [Diagnosis(
+        found.append(make_finding('cluster', 'error', [Diagnosis(
             'duplicate-extension', 'MORE_THAN_ONE_AZUREML_EXTENSION',
             f'The cluster also has the AzureML extension {other!r}: only one is supported, and two conflict over the '
             'same components in namespace azureml.',
@@ -949,13 +960,16 @@ def cluster_findings(cluster: Optional[Mapping], others: Sequence[str], fields: 
     return found
 
 
-def build_report(extension: Mapping, ctx: Context, cluster: Optional[Mapping] = None,
-                 others: Sequence[str] = (), now: Optional[float] = None) -> dict:
+def build_report(extension: Mapping, ctx: Context,  # pylint: disable=too-many-locals
+                 cluster: Optional[Mapping] = None, others: Sequence[str] = (), now: Optional[float] = None, *,
+                 in_cluster: Optional[Tuple[Mapping, Sequence[dict]]] = None) -> dict:
     """The verify report for one extension resource (a plain, JSON-able dict with a stable key order).
 
     ``cluster`` (the cluster resource as ARM returns it) and ``others`` (names of other AzureML extensions on the
     cluster) add the findings of ``cluster_findings``; without them the verdict rests on the extension alone, and the
-    report says so (``clusterRead``)."""
+    report says so (``clusterRead``). ``in_cluster`` is (the ``inCluster`` section, its findings) from the
+    cluster's Kubernetes API (incluster.after_report); its findings count for the verdict like the service's
+    statuses."""
     body, props = _split_body(extension)
     settings = _get(props, 'configurationSettings')
     settings = settings if isinstance(settings, Mapping) else {}
@@ -970,9 +984,12 @@ def build_report(extension: Mapping, ctx: Context, cluster: Optional[Mapping] = 
     findings = _service_findings(props, ctx, state_text.lower()) if azureml else []
     if azureml and (cluster is not None or others):
         findings = cluster_findings(cluster, others, fields, now) + findings
+    section, seen = in_cluster if in_cluster is not None else (None, ())
+    if azureml:
+        findings = findings + list(seen)
     verdict = _verdict(ext_type, state_text.lower(), findings)
     if verdict == VERDICT_NOT_AZUREML:
-        findings.append(_finding('extensionType', 'error', [Diagnosis(
+        findings.append(make_finding('extensionType', 'error', [Diagnosis(
             'not-azureml', 'NOT_AZUREML_EXTENSION',
             f'Extension {fields["name"]} is of type {ext_type}, not {AZUREML_EXTENSION_TYPE}.',
             _fill('Find the AzureML extension on this cluster with az amlk8s list -g {rg} -c {cluster} -t {type} and '
@@ -999,6 +1016,8 @@ def build_report(extension: Mapping, ctx: Context, cluster: Optional[Mapping] = 
         'configurationSettings': public_settings(settings),
         'components': expected_components(settings, ctx.cluster_type, ctx.extension_name) if azureml else [],
         'clusterRead': cluster is not None,
+        'inCluster': dict(section) if section is not None else {
+            'read': False, 'status': 'skipped', 'reason': "the cluster's Kubernetes API was not read"},
         'findings': findings,
         'nextSteps': _next_steps(verdict, state_text.lower(), findings, fields, inference),
     }

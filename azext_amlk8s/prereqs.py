@@ -42,6 +42,25 @@ kubernetes-version        AKS, Arc                                    pass, warn
 cli-version               AKS, Arc                                    pass, fail, unknown
 ========================  ==========================================  ==============================
 
+The in-cluster checks (``incluster.py``) read the cluster's Kubernetes API; ``--arm-only`` skips them:
+
+========================  ==========================================  ==============================
+id                        applies to                                  statuses
+========================  ==========================================  ==============================
+cluster-api               AKS, Arc (whether the API could be read)    pass, unknown, skipped
+legacy-azureml-fe         AKS, Arc                                    pass, warning, fail, unknown
+azureml-namespace         AKS, Arc                                    pass, fail, unknown
+helm-ownership            AKS, Arc (volcano, Prometheus operator,     pass, fail, unknown
+                          cluster roles of the chart)
+ingress-nginx             inference with the extension's ingress      pass, fail, unknown
+                          controller (AKS by default)
+ssl-secret                inference with --ssl-secret                 pass, warning, fail, unknown
+gpu-software              the NVIDIA device plugin or DCGM exporter   pass, fail, unknown
+                          requested
+========================  ==========================================  ==============================
+
+On Arc the nodes read from the API replace node-architecture's and capacity's unknowns (and gpu-device-plugin's).
+
 Every ``fix`` names the concrete command with this cluster's names filled in: a bare command when
 one command is the fix, otherwise a sentence with each command in backticks.
 """
@@ -58,8 +77,8 @@ from azext_amlk8s.cluster import (  # noqa: F401  (required_providers is part of
     AZUREML_EXTENSION_TYPE, ML_TRUSTED_ACCESS_ROLE, RELAY_PROVIDER, ClusterFacts, minor_key, minor_version,
     required_providers, shell_quote)
 
-PASS, WARNING, FAIL, UNKNOWN, IGNORED = "pass", "warning", "fail", "unknown", "ignored"
-STATUSES = (PASS, WARNING, FAIL, UNKNOWN, IGNORED)
+PASS, WARNING, FAIL, UNKNOWN, IGNORED, SKIPPED = "pass", "warning", "fail", "unknown", "ignored", "skipped"
+STATUSES = (PASS, WARNING, FAIL, UNKNOWN, IGNORED, SKIPPED)
 
 MIN_CLI_VERSION = "2.51.0"
 TRUSTED_ACCESS_MIN_CLI_VERSION = "2.53.0"
@@ -889,8 +908,19 @@ _CHECKS = (
     ("kubernetes-version", "Kubernetes version", check_kubernetes_version),
     ("cli-version", "Azure CLI version", check_cli_version),
 )
-TITLES = {cid: title for cid, title, _ in _CHECKS}
-ALL_CHECK_IDS: Tuple[str, ...] = tuple(cid for cid, _, _ in _CHECKS)
+# The in-cluster checks (incluster.py), read from the cluster's Kubernetes API; the Arc rows of node-architecture,
+# capacity and gpu-device-plugin are replaced by in-cluster ones when the nodes could be read.
+IN_CLUSTER_CHECKS = (
+    ("cluster-api", "Cluster API"),
+    ("legacy-azureml-fe", "Legacy AKS v1 router"),
+    ("azureml-namespace", "Namespace azureml"),
+    ("helm-ownership", "Helm ownership"),
+    ("ingress-nginx", "Ingress controller"),
+    ("ssl-secret", "TLS secret"),
+    ("gpu-software", "GPU software"),
+)
+TITLES = dict([(cid, title) for cid, title, _ in _CHECKS] + list(IN_CLUSTER_CHECKS))
+ALL_CHECK_IDS: Tuple[str, ...] = tuple(TITLES)
 
 
 def validate_ignore_ids(ids) -> list:

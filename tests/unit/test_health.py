@@ -74,6 +74,7 @@ SAMPLES = [
     ('Enabling inference fails: E45005 Azureml Fe deployment confict', 'E45005',
      ['kubectl delete secret azuremlfessl -n default', f'az amlk8s deploy {AKS_TARGET}']),
     ('E45005 AZUREML_FE_DEPLOYMENT_CONFLICT', 'E45005', ['kubectl delete cm azuremlfeconfig -n default']),
+    ('E45006 Failed to validate or update instancetype', 'E45006', ['kubectl get instancetype -o yaml']),
     ('E49999 CHECKER_PANIC: runtime error: invalid memory address', 'E49999', ['kubectl logs healthcheck']),
     ('healthcheck report: E40123 SOMETHING_NEW', 'healthcheck-unknown-code', ['arcml-healthcheck']),
     ('The Cluster Extensions service is unable to retain sensitive information for more than 48 hours. The cluster '
@@ -177,7 +178,7 @@ def test_health_catalogue_codes_unique_and_documented_codes_present():
     codes = [rule.code for rule in ERROR_CATALOGUE]
     assert len(codes) == len(set(codes))
     for code in ('E40000', 'E40001', 'E40002', 'E40003', 'E40004', 'E40005', 'E40006', 'E40007',
-                 'E45001', 'E45002', 'E45003', 'E45004', 'E45005', 'E49999', 'helm-name-in-use',
+                 'E45001', 'E45002', 'E45003', 'E45004', 'E45005', 'E45006', 'E49999', 'helm-name-in-use',
                  'helm-operation-in-progress', 'namespace-terminating', 'volcano-crd-ownership', 'helm-timeout',
                  'chart-not-found', 'healthcheck-failed', 'not-connectable'):
         assert code in codes
@@ -189,7 +190,7 @@ def test_health_catalogue_critical_follows_documented_ranges():
     by_code = {rule.code: rule for rule in ERROR_CATALOGUE}
     for code in ('E40000', 'E40001', 'E40002', 'E40003', 'E40004', 'E40005', 'E40006', 'E40007'):
         assert by_code[code].critical
-    for code in ('E45001', 'E45002', 'E45003', 'E49999'):
+    for code in ('E45001', 'E45002', 'E45003', 'E45006', 'E49999'):
         assert not by_code[code].critical
     # The legacy azureml-fe conflicts block inference installs in practice (Azure/AML-Kubernetes#293).
     assert by_code['E45004'].critical and by_code['E45005'].critical
@@ -477,7 +478,7 @@ def extension(state='Succeeded', *, settings=None, statuses=None, error_info=Non
 
 REPORT_KEYS = ['name', 'clusterId', 'extensionType', 'provisioningState', 'verdict', 'version', 'releaseTrain',
                'autoUpgradeMinorVersion', 'workloads', 'endpoint', 'configurationSettings', 'components', 'clusterRead',
-               'findings', 'nextSteps']
+               'inCluster', 'findings', 'nextSteps']
 FINDING_KEYS = ['source', 'level', 'code', 'title', 'critical', 'serviceCode', 'message', 'diagnosis', 'fix',
                 'related']
 
