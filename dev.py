@@ -28,7 +28,7 @@ PYTHON = os.path.join(VENV, 'bin', 'python')
 REQUIREMENTS = os.path.join(ROOT, 'requirements-dev.txt')
 STAMP = os.path.join(VENV, '.requirements.sha256')
 WHEELHOUSE = os.path.join(ROOT, '.wheelhouse')
-EXTENSION_DEPENDENCIES = ['azure-mgmt-kubernetesconfiguration==3.1.0']
+EXTENSION_DEPENDENCIES = ['azure-mgmt-kubernetesconfiguration==3.1.0', 'kubernetes==37.0.2']
 # The oldest Azure CLI the extension declares (azext_metadata.json), for tests/compat; AMLK8S_MIN_CLI=<az> instead.
 MIN_CLI = 'azure-cli==2.51.0'
 MIN_VENV = os.path.join(ROOT, '.venv-min')

@@ -24,8 +24,11 @@ CLASSIFIERS = [
 # Only what the extension imports and azure-cli does not bundle. azure-cli already brings knack, azure-cli-core,
 # azure-core, azure-mgmt-core, cryptography and packaging (and azure-mgmt-containerservice, which amlk8s does not
 # need: it reads clusters as plain ARM JSON). Azure Relay is driven with plain ARM requests too: no relay SDK.
+# The official Kubernetes client reads kubeconfigs (contexts, exec plugins, client certificates) for the in-cluster
+# checks; it is imported only when a command reads the cluster.
 DEPENDENCIES = [
     'azure-mgmt-kubernetesconfiguration~=3.1',
+    'kubernetes>=24.2.0',
 ]
 
 with open('README.md', 'r', encoding='utf-8') as f:

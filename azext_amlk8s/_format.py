@@ -136,11 +136,28 @@ def verify_table(result):
     version = _cell(result.get('version')) or 'unknown'
     rows = _wrapped(OrderedDict([('Item', 'verdict'), ('Level', '')]),
                     f"{_cell(result.get('verdict'))} (provisioningState {state}, version {version})")
+    inside = result.get('inCluster') or {}
+    if inside.get('read'):
+        rows.extend(_wrapped(OrderedDict([('Item', 'cluster'), ('Level', '')]),
+                             f"read {_cell(inside.get('server'))} ({_cell(inside.get('source'))})"))
+    elif inside:
+        rows.extend(_wrapped(OrderedDict([('Item', 'cluster'), ('Level', _cell(inside.get('status')))]),
+                             f"not read: {_cell(inside.get('reason'))}"))
+    workloads = {(w.get('kind'), w.get('name')): w for w in inside.get('workloads') or []}
     for component in result.get('components') or []:
         replicas = component.get('replicas')
         count = f', {replicas} replicas' if replicas else ''
+        seen = workloads.get((component.get('kind'), component.get('name')))
+        if seen is not None:
+            count = (', missing' if seen.get('status') == 'missing' else
+                     f", {_cell(seen.get('ready'))}/{_cell(seen.get('desired'))} ready")
         rows.extend(_wrapped(OrderedDict([('Item', 'component'), ('Level', '')]),
                              f"{_cell(component.get('name'))} ({_cell(component.get('kind'))}{count})"))
+    router = inside.get('inferenceRouter') or {}
+    if router:
+        address = _cell(router.get('address')) or 'no address'
+        rows.extend(_wrapped(OrderedDict([('Item', 'router'), ('Level', '')]),
+                             f"azureml-fe ({_cell(router.get('type'))}): {address}"))
     for compute in result.get('computes') or []:
         rows.extend(_wrapped(OrderedDict([('Item', 'compute'), ('Level', '')]),
                              f"{_cell(compute.get('name'))} ({_cell(compute.get('computeType'))}, provisioningState "

@@ -23,7 +23,9 @@ long-summary: >
     identity, local accounts, Arc connectivity, node count, existing extensions...) before anything is written,
     builds the configuration settings the service expects, creates the Azure Relay an Arc cluster needs, then
     creates or re-applies the extension (PUT) and waits for it, showing progress. Running the same deploy again
-    re-applies it. Only one AzureML extension can be installed per cluster.
+    re-applies it. Only one AzureML extension can be installed per cluster. It also reads the cluster's Kubernetes
+    API (read-only, as check does; --arm-only skips it) and refuses conflicts found there before the write, then
+    reports what runs in the cluster once the extension has succeeded.
     Settings can be given as typed flags (--enable-training, --ssl-cname, ...) or in the az k8s-extension form
     (--config KEY=VALUE, --config-protected KEY=VALUE, --config-file, --config-protected-file). Protected values and
     the content of the PEM files are never shown or logged; the local file paths are never sent.
@@ -79,7 +81,10 @@ long-summary: >
     kubernetes-version, cli-version. With --workspace also workspace-subscription (the workspace is in the
     cluster's subscription), legacy-compute (no legacy AKS compute of the workspace on this cluster) and, on AKS
     with local accounts disabled, trusted-access (a Trusted Access binding for the workspace); --ignore-check does
-    not skip them.
+    not skip them. From the cluster's Kubernetes API (read-only; on AKS with the cluster user credentials from
+    Azure, else --kube-config; --arm-only skips it): cluster-api (whether it was read), legacy-azureml-fe,
+    azureml-namespace, helm-ownership, ingress-nginx, ssl-secret and gpu-software; on Arc the nodes' architecture,
+    capacity and GPUs come from there too.
 examples:
   - name: Check an AKS cluster before deploying.
     text: az amlk8s check -g myrg -c myaks -t managedClusters -o table
@@ -89,6 +94,11 @@ examples:
   - name: Check an Arc cluster for the settings of a production deployment; JSON for scripts.
     text: >
         az amlk8s check -g myrg -c myarc -t connectedClusters --config enableTraining=True enableInference=True inferenceRouterServiceType=nodePort sslCname=ml.contoso.com --config-protected sslCertPemFile=./cert.pem sslKeyPemFile=./key.pem -o json
+  - name: Check an Arc cluster with the kubeconfig that az connectedk8s proxy writes (run it in another terminal first).
+    text: >
+        az amlk8s check -g myrg -c myarc -t connectedClusters --enable-inference --ssl-secret azureml-tls --ssl-cname ml.contoso.com --kube-config ./arc.kubeconfig
+  - name: Check only what Azure Resource Manager shows, without reading the cluster.
+    text: az amlk8s check -g myrg -c myaks -t managedClusters --arm-only
 """
 
 helps['amlk8s verify'] = """
@@ -97,7 +107,10 @@ short-summary: Report the health of a deployed AzureML extension, with a diagnos
 long-summary: >
     Reads the extension and reports its provisioning state, version, release train, the components its settings
     install, each status the service reports and any error translated into a diagnosis and a fix, plus the
-    in-cluster checks to run next. Exits 0 only when the extension has succeeded and nothing is failing.
+    in-cluster checks to run next. It also reads the cluster's Kubernetes API (read-only): each component's ready
+    and desired replicas, pods that are not ready and why, the arcml-healthcheck report and the inference router's
+    address. On AKS the cluster user credentials come from Azure; on Azure Arc pass --kube-config. Exits 0 only
+    when the extension has succeeded and nothing is failing.
 examples:
   - name: Verify the extension on an AKS cluster.
     text: az amlk8s verify -g myrg -c myaks -t managedClusters -o table
@@ -106,6 +119,10 @@ examples:
         az amlk8s verify -g myrg -c myaks -t managedClusters --workspace /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.MachineLearningServices/workspaces/myws
   - name: Wait up to 20 minutes for a deployment started with --no-wait to finish, then report.
     text: az amlk8s verify -g myrg -c myarc -t connectedClusters --wait --timeout 1200
+  - name: Verify an Arc cluster and what runs in it, with a kubeconfig and one of its contexts.
+    text: az amlk8s verify -g myrg -c myarc -t connectedClusters --kube-config ~/.kube/config --kube-context onprem
+  - name: Verify from Azure Resource Manager only.
+    text: az amlk8s verify -g myrg -c myaks -t managedClusters --arm-only
 """
 
 helps['amlk8s show'] = """

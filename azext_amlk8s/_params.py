@@ -19,6 +19,7 @@ COMPAT = 'Compatibility with az k8s-extension'
 MANY = 'Many clusters'
 FLEET_COMMANDS = ('amlk8s check', 'amlk8s verify', 'amlk8s show', 'amlk8s deploy', 'amlk8s update', 'amlk8s delete')
 WORKSPACE = 'Workspace'
+CLUSTER_API = 'Cluster API'
 WORKSPACE_HELP = ('The resource id of an Azure Machine Learning workspace: `/subscriptions/<subscription-id>/'
                   'resourceGroups/<resource-group>/providers/Microsoft.MachineLearningServices/workspaces/'
                   '<workspace>`. check and deploy also check what attaching the cluster to it needs; verify '
@@ -62,6 +63,18 @@ def load_arguments(loader, _):
                        help='Proceed although the named blocking prerequisite check fails (space-separated check ids, '
                             'as shown by az amlk8s check). The report still shows it, marked ignored. For experts who '
                             'know why the check does not apply.')
+
+    for scope in ('amlk8s deploy', 'amlk8s check', 'amlk8s verify'):
+        with loader.argument_context(scope) as c:
+            c.argument('kube_config', options_list=['--kube-config', '--kubeconfig'], arg_group=CLUSTER_API,
+                       help="A kubeconfig for the cluster's Kubernetes API server, read-only. Default on AKS: the "
+                            'cluster user credentials from Azure, kept in memory; on Azure Arc the in-cluster checks '
+                            'are unknown without it (use the one `az connectedk8s proxy` writes).')
+            c.argument('kube_context', arg_group=CLUSTER_API,
+                       help="The context of --kube-config to use. Default: the kubeconfig's current context.")
+            c.argument('arm_only', arg_type=get_three_state_flag(), arg_group=CLUSTER_API,
+                       help="Read only Azure Resource Manager: no request to the cluster's Kubernetes API; the "
+                            'in-cluster checks are reported skipped.')
 
     _workspace_arguments(loader)
 

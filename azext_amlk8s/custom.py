@@ -13,7 +13,8 @@ The settings arguments of deploy, check and update are registered from the catal
 handlers as ``**settings_args``.
 """
 
-# pylint: disable=unused-argument
+# Handlers take every CLI argument by name: unused ones and many locals are expected.
+# pylint: disable=unused-argument,too-many-locals
 
 from knack.log import get_logger
 
@@ -42,7 +43,8 @@ def _name(target):
 # --- deploy / check ---------------------------------------------------------------------------------------------
 
 def deploy(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name='azureml',
-           ignore_checks=None, dry_run=False, no_wait=False, ids=None, max_parallel=None, **settings_args):
+           ignore_checks=None, dry_run=False, no_wait=False, ids=None, max_parallel=None, kube_config=None,
+           kube_context=None, arm_only=False, **settings_args):
     from azext_amlk8s import cluster, plan as planner, waiting
     if ids:
         return _each(cmd, deploy, dict(locals(), **settings_args))
@@ -53,6 +55,7 @@ def deploy(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
                                  .release_train if req.settings.version.version else None)
     plan = planner.plan_deploy(req, settings, facts)
     plan.blocking = _workspace_gate(cmd, client, req, plan.blocking, facts.local_accounts_disabled)
+    seen = _in_cluster_gate(cmd, client, req, plan, facts)
     if plan.blocking:
         raise planner.blocked_error(ref, plan.blocking, 'cannot take the AzureML extension yet')
     _warn_all(plan.warnings + plan.notes)
@@ -73,11 +76,45 @@ def deploy(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
         return None
     result = waiting.wait_for(cmd, poller, ref, name, 'Deploying', client=client)
     _refuse_second_azureml(client, ref, name)
+    _report_in_cluster(cmd, client, req, facts, body=body, seen=seen)
     logger.warning('Next: az amlk8s verify %s -n %s, then attach the cluster to a workspace with az ml compute '
                    'attach --resource-group <workspace-rg> --workspace-name <workspace> --type Kubernetes --name '
                    '<compute-name> --resource-id %s --identity-type SystemAssigned --namespace <namespace>',
                    ref.cli_args, _name(req.target), shell_quote(ref.resource_id))
     return result
+
+
+def _in_cluster_gate(cmd, client, req, plan, facts):
+    """deploy: the in-cluster checks join the plan (their failures block, their warnings are printed); returns the
+    cluster access, kept for the report after the write."""
+    from azext_amlk8s import clusterapi
+    from azext_amlk8s.prereqs import FAIL, IGNORED, UNKNOWN, WARNING
+    rows, seen = clusterapi.before_write(cmd, client, facts, req, plan.settings, public=plan.public)
+    replaced = {r.title for r in plan.results if r.id in {row.id for row in rows}}
+    plan.results = clusterapi.merge(plan.results, rows)
+    plan.warnings = [w for w in plan.warnings if w.split(':', 1)[0] not in replaced] + [
+        f"{r.title}: {r.finding}{' Fix: ' + r.fix if r.fix else ''}" for r in rows
+        if r.status in (WARNING, UNKNOWN, IGNORED)]
+    plan.blocking = list(plan.blocking) + [r for r in rows if r.status == FAIL]
+    return seen
+
+
+def _report_in_cluster(cmd, client, req, facts, *, body, seen):
+    """deploy, once Succeeded: what verify would report from inside the cluster, as warnings."""
+    from azext_amlk8s import clusterapi, waiting
+    ref, name = req.target.ref, req.target.extension_name
+    section, findings = clusterapi.after_write(cmd, client, facts, req.kube, body,
+                                               ctx=waiting.health_context(ref, name), seen=seen)
+    if not section['read']:
+        logger.warning('In the cluster: not read (%s).', section['reason'])
+        return
+    for finding in findings:
+        if finding['level'] in ('error', 'warning'):
+            logger.warning('In the cluster: %s Fix: %s', finding['diagnosis'], finding['fix'])
+    ready = sum(1 for w in section['workloads'] if w['status'] == 'ready')
+    router = (section.get('inferenceRouter') or {}).get('address')
+    logger.warning('In the cluster: %d of %d components ready%s.', ready, len(section['workloads']),
+                   f'; inference router (azureml-fe) at {router}' if router else '')
 
 
 def _relay_connection(client, plan, ref, dry_run):
@@ -145,6 +182,13 @@ def _workspace_rows(client, req, local_accounts_off):
                                                local_accounts_off=local_accounts_off), req.target.ref)
 
 
+def _in_cluster_rows(cmd, client, req, settings, *, facts, results):
+    """check: the rows of the cluster's Kubernetes API, merged into ARM's."""
+    from azext_amlk8s import clusterapi
+    rows, _ = clusterapi.before_write(cmd, client, facts, req, settings)
+    return clusterapi.merge(results, rows)
+
+
 def _refuse_second_azureml(client, ref, extension_name):
     """One AzureML extension per cluster: after a deploy, re-read the cluster's extensions and fail when another
     AzureML extension is there too (two deploys with different names at once both succeed in Azure)."""
@@ -160,7 +204,8 @@ def _refuse_second_azureml(client, ref, extension_name):
 
 
 def check(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name='azureml',
-          ignore_checks=None, ids=None, max_parallel=None, **settings_args):
+          ignore_checks=None, ids=None, max_parallel=None, kube_config=None, kube_context=None, arm_only=False,
+          **settings_args):
     from azure.cli.core.azclierror import ValidationError
     from azext_amlk8s import plan as planner, prereqs, waiting
     from azext_amlk8s.cluster import gather_facts
@@ -176,6 +221,7 @@ def check(cmd, client, resource_group_name=None, cluster_name=None, cluster_type
     results, warnings = planner.check_report(req, rows, settings, facts)
     _warn_all(warnings)
     results = results + _workspace_rows(client, req, facts.local_accounts_disabled)
+    results = _in_cluster_rows(cmd, client, req, settings, facts=facts, results=results)
     blocking = prereqs.blocking(results)
     if blocking:
         waiting.fail_after_output(cmd, ValidationError(
@@ -223,7 +269,7 @@ def list_extensions(cmd, client, resource_group_name=None, cluster_name=None, cl
 
 def verify(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name='azureml',
            wait=False, timeout=None, workspace=None,  # pylint: disable=redefined-outer-name
-           ids=None, max_parallel=None):
+           ids=None, max_parallel=None, kube_config=None, kube_context=None, arm_only=False):
     from azext_amlk8s import health, waiting
     from azext_amlk8s._constants import TERMINAL_STATES
     from azext_amlk8s.cluster import cluster_and_siblings, extension_not_found, read_extension, state_of
@@ -236,12 +282,22 @@ def verify(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
         raise extension_not_found(client, ref, name)
     if req.wait and state_of(extension) not in TERMINAL_STATES:
         extension = waiting.poll_until_terminal(cmd, client, ref, name, extension, timeout=req.timeout or 1800)
-    # the cluster and the other AzureML extensions on it (verify's verdict depends on both)
-    report = health.build_report(extension, waiting.health_context(ref, name), *cluster_and_siblings(client, ref, name))
+    # the cluster, the other AzureML extensions on it and what runs inside (verify's verdict depends on all three)
+    cluster_body, others = cluster_and_siblings(client, ref, name)
+    ctx = waiting.health_context(ref, name)
+    report = health.build_report(extension, ctx, cluster_body, others,
+                                 in_cluster=_inside(cmd, client, req, cluster_body, extension=extension, ctx=ctx))
     error = _verify_error(client, req, report)
     if error is not None:
         waiting.fail_after_output(cmd, error)
     return report
+
+
+def _inside(cmd, client, req, cluster_body, *, extension, ctx):
+    from azext_amlk8s import clusterapi
+    from azext_amlk8s.cluster import facts_from_bodies
+    return clusterapi.after_write(cmd, client, facts_from_bodies(req.target.ref, cluster_body or {}), req.kube,
+                                  extension, ctx=ctx)
 
 
 def _verify_error(client, req, report):

@@ -53,6 +53,14 @@ class SettingsRequest:
 
 
 @dataclass(frozen=True)
+class KubeOptions:
+    """How check, deploy and verify read the cluster's Kubernetes API (--kube-config, --kube-context, --arm-only)."""
+    kube_config: Optional[str] = None
+    kube_context: Optional[str] = None
+    arm_only: bool = False
+
+
+@dataclass(frozen=True)
 class DeployRequest:  # pylint: disable=too-many-instance-attributes
     target: Target
     settings: SettingsRequest
@@ -62,6 +70,7 @@ class DeployRequest:  # pylint: disable=too-many-instance-attributes
     workspace: Optional['WorkspaceRef'] = None  # --workspace: also check what attaching to it needs
     create_trusted_access: bool = False
     yes: bool = False                           # confirms the Trusted Access binding --create-trusted-access makes
+    kube: KubeOptions = KubeOptions()
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,7 @@ class CheckRequest:
     settings_error: Optional[object]        # the usage error of the settings, reported as the check "settings"
     ignore: Tuple[str, ...]
     workspace: Optional['WorkspaceRef'] = None
+    kube: KubeOptions = KubeOptions()
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,7 @@ class VerifyRequest:
     wait: bool
     timeout: Optional[int]
     workspace: Optional['WorkspaceRef'] = None  # --workspace: also report its computes on this cluster
+    kube: KubeOptions = KubeOptions()
 
 
 @dataclass(frozen=True)
@@ -183,6 +194,19 @@ def workspace_ref(raw):
     return parse_workspace_id(value) if value is not None else None
 
 
+def kube_options(raw) -> KubeOptions:
+    from azure.cli.core.azclierror import MutuallyExclusiveArgumentError, RequiredArgumentMissingError
+    config, context = plain(raw.get('kube_config')), plain(raw.get('kube_context'))
+    arm_only = bool(raw.get('arm_only'))
+    if arm_only and (config or context):
+        raise MutuallyExclusiveArgumentError('--arm-only reads no Kubernetes API, so --kube-config and --kube-context '
+                                             'have nothing to do.', 'Keep --arm-only or the kubeconfig options.')
+    if context and not config:
+        raise RequiredArgumentMissingError('--kube-context names a context of --kube-config, which is missing.',
+                                           'Pass --kube-config <kubeconfig> with it, or leave --kube-context out.')
+    return KubeOptions(config or None, context or None, arm_only)
+
+
 def deploy(cmd, raw) -> DeployRequest:
     from azure.cli.core.azclierror import RequiredArgumentMissingError
     workspace = workspace_ref(raw)
@@ -191,18 +215,18 @@ def deploy(cmd, raw) -> DeployRequest:
                                            'workspace.', 'Add --workspace <workspace-id>.')
     return DeployRequest(target(cmd, raw), settings_request(raw), _ignore(raw), bool(raw.get('dry_run')),
                          bool(raw.get('no_wait')), workspace, bool(raw.get('create_trusted_access')),
-                         bool(raw.get('yes')))
+                         bool(raw.get('yes')), kube_options(raw))
 
 
 def check(cmd, raw) -> CheckRequest:
     from azure.cli.core.azclierror import AzCLIError
-    where, ignore, workspace = target(cmd, raw), _ignore(raw), workspace_ref(raw)
+    where, ignore, workspace, kube = target(cmd, raw), _ignore(raw), workspace_ref(raw), kube_options(raw)
     try:
         request = settings_request(raw)
     except AzCLIError as ex:
-        return CheckRequest(where, None, ex, ignore, workspace)
+        return CheckRequest(where, None, ex, ignore, workspace, kube)
     given = not request.settings_input.empty or request.version_given
-    return CheckRequest(where, request if given else None, None, ignore, workspace)
+    return CheckRequest(where, request if given else None, None, ignore, workspace, kube)
 
 
 def update(cmd, raw) -> UpdateRequest:
@@ -217,7 +241,7 @@ def verify(cmd, raw) -> VerifyRequest:
         raise InvalidArgumentValueError('--timeout applies only with --wait.', 'Add --wait or drop --timeout.')
     if timeout is not None and timeout <= 0:
         raise InvalidArgumentValueError('--timeout must be a positive number of seconds.', 'For example --timeout 600.')
-    return VerifyRequest(target(cmd, raw), wait, timeout, workspace_ref(raw))
+    return VerifyRequest(target(cmd, raw), wait, timeout, workspace_ref(raw), kube_options(raw))
 
 
 def delete(cmd, raw) -> DeleteRequest:
