@@ -4,6 +4,8 @@
   (call `emu.reset("kc-unregistered")` etc. inside a test for another world). Long-running operations
   answer with `x-ms-retry-after-ms: 50` so tests do not sleep; a test about polling without a hint calls
   `emu.settings(retry_after_ms=None)`.
+- `kube`: the session's Kubernetes API emulator (tests/emulator/kube), emptied before each test that asks for it,
+  with helpers to give an ARM cluster its Kubernetes API (harness.KubeWorld).
 - `az`: run az against it, e.g. `az("amlk8s show -g rg-ml -c aks-with-ext", expect=0)`; see harness.py.
   Each test gets its own seeded config dir and HOME under tmp_path; AZURE_EXTENSION_DEV_SOURCES points
   at a session folder holding a symlink to azext_amlk8s and a hand-written egg-info.
@@ -14,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import Az
+from tests.e2e.harness import KubeWorld
 from tests.emulator import Emulator, azconfig
+from tests.emulator.kube import KubeEmulator
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,6 +35,21 @@ def emu(emulator_session):
     emulator_session.reset("default")
     emulator_session.settings(retry_after_ms=50)
     return emulator_session
+
+
+@pytest.fixture(scope="session")
+def kube_session(tmp_path_factory):
+    emulator = KubeEmulator(state_dir=tmp_path_factory.mktemp("kube-emulator")).start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def kube(kube_session, emu, tmp_path):
+    for key in kube_session.clusters():
+        kube_session.remove_cluster(key)
+    kube_session.clear_log()
+    return KubeWorld(kube_session, emu, tmp_path / "kubeconfigs")
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +84,7 @@ def pytest_runtest_makereport(item, call):
         if isinstance(emulator, Emulator) and emulator.running:
             lines = [r.line() for r in emulator.requests()] or ["(no requests)"]
             report.sections.append(("emulator requests", "\n".join(lines[-200:])))
+        world = item.funcargs.get("kube")
+        if isinstance(world, KubeWorld):
+            lines = [r.line() for r in world.emulator.requests()] or ["(no requests)"]
+            report.sections.append(("Kubernetes API requests", "\n".join(lines[-200:])))

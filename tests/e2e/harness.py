@@ -164,3 +164,54 @@ def first(records, method, fragment) -> Optional[Any]:
         if record.method == method and fragment.lower() in record.path.lower():
             return record
     return None
+
+
+class KubeWorld:
+    """The Kubernetes API emulator tied to the ARM emulator's clusters: ``aks(name)`` gives an AKS cluster of the ARM
+    world its API server (and makes listClusterUserCredential hand out a kubeconfig for it); ``arc(name)`` gives an
+    Arc cluster one and returns the path of a kubeconfig for --kube-config."""
+
+    def __init__(self, emulator, arm, folder):
+        self.emulator, self.arm, self.folder = emulator, arm, Path(folder)
+
+    def node_resource_group(self, name, rg="rg-ml"):
+        props = (self.arm.resource(self.arm.cluster_id(name)) or {}).get("properties") or {}
+        return props.get("nodeResourceGroup") or f"MC_{rg}_{name}_eastus"
+
+    def aks(self, name, objects=None, user_auth="token", handed_out=True, **cluster_kwargs):
+        """Serve AKS cluster ``name``; objects default to a healthy AzureML release (scenarios.aks_world)."""
+        from tests.emulator.kube import scenarios as ks
+        objects = ks.aks_world(self.node_resource_group(name)) if objects is None else objects
+        self.emulator.add_cluster(name, objects, **cluster_kwargs)
+        if handed_out:
+            self.arm.set_kubeconfig(name, self.emulator.kubeconfig(name, user_auth=user_auth))
+        return name
+
+    def unreachable(self, name):
+        """listClusterUserCredential hands out a kubeconfig whose server (https://127.0.0.1:9) nothing listens on."""
+        import yaml
+        key = f"{name}-unreachable"
+        self.emulator.add_cluster(key, [])
+        config = self.emulator.kubeconfig_dict(key)
+        config["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:9"
+        self.arm.set_kubeconfig(name, yaml.safe_dump(config))
+
+    def arc(self, name, rg="rg-arc", objects=None, **cluster_kwargs):
+        """Serve Arc cluster ``name`` (scenarios.arc_world by default); returns a kubeconfig path for it."""
+        from tests.emulator.kube import scenarios as ks
+        if objects is None:
+            objects = ks.arc_world(name, rg, self.arm.subscription_id)
+        self.emulator.add_cluster(name, objects, **cluster_kwargs)
+        return self.kubeconfig_file(name)
+
+    def kubeconfig_file(self, key, name=None, **kwargs):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / (name or f"{key}.kubeconfig")
+        path.write_text(self.emulator.kubeconfig(key, **kwargs), encoding="utf-8")
+        return str(path)
+
+    def requests(self, cluster=None):
+        return self.emulator.requests(cluster=cluster)
+
+    def writes(self):
+        return self.emulator.writes()
