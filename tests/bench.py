@@ -20,6 +20,9 @@ working tree with its bytecode compiled (as `az extension add` leaves an install
   (f) many clusters     list over 1,000 AzureML extensions in 3 subscriptions vs one cluster's list (<= 1.5),
                         verify --ids over 20 clusters vs 20 sequential verifies (<= 0.3), deploy --ids over 20 vs
                         one deploy (<= 2, the same ARM requests 20 times, peak RSS <= 1.5); growth 1/20/200
+  (g) in-cluster reads  `az amlk8s verify` reading the cluster's Kubernetes API (the Kubernetes API emulator, the
+                        cluster user credentials from the ARM emulator) vs `verify --arm-only`: median difference
+                        <= 1.0 s; the requests sent to the cluster (GET only); peak RSS of both (reported)
   (e) memory            peak RSS (the child's own ru_maxrss, from os.wait4, through a small launcher) of deploy vs
                         the baseline, median ratio <= 1.15; again with a region SKU catalogue of Azure's size (2.9 MB)
 
@@ -402,6 +405,48 @@ class Bench:  # pylint: disable=too-many-instance-attributes
             self.detail('(f) verify --ids over {:>3} clusters: {:.2f} s, {} ARM requests, peak RSS {:.1f} MB'.format(
                 count, run.wall, len([q for q in run.requests if q.kind == 'arm']), run.maxrss_mb))
 
+    # ------------------------------------------------------------------ (g) in-cluster reads
+    def in_cluster(self):
+        from tests.emulator.kube import KubeEmulator, scenarios as ks
+        runs = self.args.runs
+        self.say('(g) in-cluster reads: {} x verify reading the cluster, verify --arm-only (interleaved) ...'.format(
+            runs))
+        kube = KubeEmulator(state_dir=self.work / 'kube-emulator', log_file=False).start()
+        try:
+            node_rg = (self.emu.resource(self.cluster_id) or {})['properties']['nodeResourceGroup']
+            kube.add_cluster(CLUSTER, ks.aks_world(node_rg, training=True, inference=True, ha=False))
+            self.emu.set_kubeconfig(CLUSTER, kube.kubeconfig(CLUSTER))
+            self.settings(retry_after=1)
+            self.reset_extension()
+            self.az(DEPLOY, what='deploy')
+            verify = ['amlk8s', 'verify', *CLUSTER_ARGS, '-o', 'json']
+            ours, base = [], []
+            mark = len(kube.requests())
+            for i in range(runs):
+                order = [('ours', verify), ('base', verify + ['--arm-only'])]
+                if i % 2:
+                    order.reverse()
+                for who, args in order:
+                    (ours if who == 'ours' else base).append(self.az(args, what='verify'))
+            sent = kube.requests()[mark:]
+            writes = kube.writes()
+            read = json.loads(ours[0].stdout)['inCluster']
+        finally:
+            self.emu.set_kubeconfig(CLUSTER, None)
+            kube.stop()
+        if not read.get('read'):
+            raise HarnessError('verify did not read the cluster: {}'.format(read))
+        walls, arm_only = [r.wall for r in ours], [r.wall for r in base]
+        extra = median(walls) - median(arm_only)
+        self.row('(g) verify reading the cluster vs verify --arm-only (median s)', '{:.3f}'.format(median(walls)),
+                 '{:.3f}'.format(median(arm_only)), '+{:.2f} s'.format(extra), '<= +1.00 s', extra <= 1.0)
+        rss = (median([r.maxrss_mb for r in ours]), median([r.maxrss_mb for r in base]))
+        self.row('(g) verify reading the cluster: peak RSS vs --arm-only (MB)', '{:.1f}'.format(rss[0]),
+                 '{:.1f}'.format(rss[1]), '{:.2f}'.format(rss[0] / rss[1]), 'reported', True)
+        self.row('(g) requests to the cluster per verify (all GET, none a write)', '{:.0f}'.format(
+            len(sent) / float(runs)), '-', '-', 'no write', not writes and {q.method for q in sent} == {'GET'})
+        self.data['in_cluster'] = {'verify': walls, 'arm_only': arm_only, 'rss': rss, 'requests': len(sent)}
+
     # ------------------------------------------------------------------ rows
     def row(self, figure, amlk8s, baseline, ratio, target, passed):
         self.rows.append((figure, amlk8s, baseline, ratio, target, 'pass' if passed else 'FAIL'))
@@ -715,7 +760,7 @@ def main(argv=None):
     parser.add_argument('--runs', type=int, default=7, help='runs of each deploy (default 7; at least 5 to count)')
     parser.add_argument('--load-runs', type=int, default=None, help='runs of each -h/version (default 3 x --runs)')
     parser.add_argument('--latency-runs', type=int, default=1, help='rounds of (d) (default 1; the worst counts)')
-    parser.add_argument('--only', default='abcdef', help='figures to measure, e.g. --only ae (default abcdef)')
+    parser.add_argument('--only', default='abcdefg', help='figures to measure, e.g. --only ae (default abcdefg)')
     parser.add_argument('--source', default=str(REPO / 'azext_amlk8s'),
                         help='the azext_amlk8s package to measure (default: this working tree\'s; e.g. a scratch copy '
                              'with a candidate fix)')
@@ -750,6 +795,8 @@ def main(argv=None):
             bench.memory_large_catalogue()
         if 'd' in args.only:
             bench.latency()
+        if 'g' in args.only:
+            bench.in_cluster()
         if 'f' in args.only:
             bench.fleet()
             bench.fleet_growth()

@@ -9,6 +9,11 @@ It starts the emulator (a simulated subscription with AKS and Arc clusters), poi
 loads amlk8s from this working tree, and runs what a user would type: check an AKS cluster, catch a mistake before
 anything is written, deploy the documented production scenario over HTTPS (a demo certificate is generated),
 verify, list, attach it to a workspace (and detach), and delete. Every command and everything it prints is shown.
+
+The cluster's own Kubernetes API is served by the Kubernetes API emulator (tests/emulator/kube), reached with the
+cluster user credentials the ARM emulator hands out: the first check finds a Volcano that another Helm release
+installed (a conflict Azure Resource Manager cannot see), the deploy reuses it as the fix says, and verify reads what
+runs in the cluster. The emulator plays the extension's Helm release: its objects appear when the deploy starts.
 """
 
 import os
@@ -23,8 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 AZ = Path(sys.executable).parent / 'az'
 
 STEPS = [
-    ('Check the cluster before deploying (read-only)',
-     'az amlk8s check -g rg-ml -c aks-prod -t managedClusters -o table', 0),
+    ('Check the cluster before deploying (read-only; it also reads the cluster\'s Kubernetes API)',
+     'az amlk8s check -g rg-ml -c aks-prod -t managedClusters --enable-training -o table', 1),
     ('A mistake is caught before anything is written: HTTPS needs sslCname',
      'az amlk8s deploy --name azureml --extension-type Microsoft.AzureML.Kubernetes --config enableTraining=True '
      'enableInference=True inferenceRouterServiceType=loadBalancer --config-protected sslCertPemFile={cert} '
@@ -32,16 +37,18 @@ STEPS = [
      '--scope cluster', 1),
     ('See exactly what would be sent (protected values hidden), without writing',
      'az amlk8s deploy -g rg-ml -c aks-prod -t aks --enable-training --enable-inference '
-     '--inference-router-service-type LoadBalancer --ssl-cname ml.contoso.com --ssl-cert-pem-file {cert} '
-     '--ssl-key-pem-file {key} --dry-run --query properties.configurationProtectedSettings', 0),
-    ('Deploy: the documented AKS production scenario, verbatim with az amlk8s deploy in place of '
-     'az k8s-extension create',
+     '--inference-router-service-type LoadBalancer --ssl-cname ml.contoso.com --install-volcano false '
+     '--ssl-cert-pem-file {cert} --ssl-key-pem-file {key} --dry-run '
+     '--query properties.configurationProtectedSettings', 0),
+    ('Deploy: the documented AKS production scenario, with az amlk8s deploy in place of az k8s-extension create '
+     'and installVolcano=false, the fix the first check named',
      'az amlk8s deploy --name azureml --extension-type Microsoft.AzureML.Kubernetes --config enableTraining=True '
-     'enableInference=True inferenceRouterServiceType=loadBalancer sslCname=ml.contoso.com --config-protected '
+     'enableInference=True inferenceRouterServiceType=loadBalancer sslCname=ml.contoso.com installVolcano=false '
+     '--config-protected '
      'sslCertPemFile={cert} sslKeyPemFile={key} --cluster-type managedClusters --cluster-name aks-prod '
      '--resource-group rg-ml --scope cluster --query "{{name:name, state:provisioningState, '
      'version:currentVersion}}"', 0),
-    ('Verify the deployed extension',
+    ('Verify the deployed extension, in Azure and inside the cluster',
      'az amlk8s verify -g rg-ml -c aks-prod -t managedClusters -o table', 0),
     ('List the AzureML extensions of the cluster',
      'az amlk8s list -g rg-ml -c aks-prod -t managedClusters -o table', 0),
@@ -67,12 +74,19 @@ def main():
     sys.path.insert(0, str(REPO))
     from tests.certs import make_tls_files
     from tests.emulator import Emulator, azconfig
+    from tests.emulator.kube import KubeEmulator, scenarios as ks
 
     failures = 0
     with tempfile.TemporaryDirectory(prefix='amlk8s-demo-') as work:
         work = Path(work)
         tls = make_tls_files(work / 'tls', 'ml.contoso.com', chain=True)
-        with Emulator(scenario='default', state_dir=work / 'emulator') as emu:
+        with Emulator(scenario='default', state_dir=work / 'emulator') as emu, \
+                KubeEmulator(state_dir=work / 'kube-emulator') as kube:
+            node_rg = emu.resource(emu.cluster_id('aks-prod'))['properties']['nodeResourceGroup']
+            kube.add_cluster('aks-prod', ks.aks_world(node_rg, installed=False) + ks.volcano_crds())
+            emu.set_kubeconfig('aks-prod', kube.kubeconfig('aks-prod'))
+            release = ks.azureml_components('azureml', nodes=ks.node_names(ks.aks_nodes(node_rg)),
+                                            install_volcano=False) + [ks.healthcheck_configmap()]
             config_dir = azconfig.seed_config_dir(work / 'azure-config', emu.base_url, emu.subscription_id,
                                                   emu.tenant_id)
             home = work / 'home'
@@ -84,14 +98,17 @@ def main():
             env['PATH'] = '{}{}{}'.format(AZ.parent, os.pathsep, env.get('PATH', ''))
             _say('amlk8s demo: a simulated Azure subscription is served by the local ARM emulator at {}'.format(
                 emu.base_url))
-            _say('(AKS cluster aks-prod in resource group rg-ml: 3 nodes, managed identity; a demo certificate for '
-                 'ml.contoso.com was generated in {})'.format(tls.cert_path.parent))
+            _say('(AKS cluster aks-prod in resource group rg-ml: 3 nodes, managed identity, a Volcano installed by '
+                 'another Helm release; its Kubernetes API is served at {}; a demo certificate for ml.contoso.com was '
+                 'generated in {})'.format(kube.base_url, tls.cert_path.parent))
             for number, (title, command, expected) in enumerate(STEPS, 1):
                 command = command.format(cert=shlex.quote(str(tls.cert_path)), key=shlex.quote(str(tls.key_path)),
                                          sub=emu.subscription_id)
                 _say()
                 _say('== {}. {}'.format(number, title))
                 _say('$ ' + command)
+                if command.startswith('az amlk8s deploy --name'):
+                    kube.put('aks-prod', *release)
                 started = time.monotonic()
                 result = subprocess.run([str(AZ)] + shlex.split(command)[1:], env=env, cwd=work,
                                         capture_output=True, text=True, timeout=300, check=False)
@@ -104,6 +121,10 @@ def main():
                     _say('!! expected exit code {}'.format(expected))
             writes = emu.writes()
             _say()
+            _say('The Kubernetes API emulator received {} request(s), none of them a write: {}.'.format(
+                len(kube.requests()), 'none written' if not kube.writes() else 'WRITES: {}'.format(kube.writes())))
+            if kube.writes():
+                failures += 1
             _say('The emulator received {} write request(s) in all: {}.'.format(
                 len(writes), ', '.join('{} {}'.format(r.method, '/'.join(r.path.split('/')[-2:])) for r in writes)))
     _say('Demo {}.'.format('finished' if not failures else 'FAILED ({} step(s) off)'.format(failures)))

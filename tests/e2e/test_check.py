@@ -53,19 +53,19 @@ def assert_reads_once(result):
 # --- the report -------------------------------------------------------------------------------------------------
 
 def test_check_json_is_a_stable_list_and_table_reads_well(az, emu):
-    first = az("amlk8s check -g rg-ml -c aks-prod -t managedClusters -o json", expect=0)
+    first = az("amlk8s check -g rg-ml -c aks-prod -t managedClusters --arm-only -o json", expect=0)
     rows = rows_by_id(first)
-    assert list(rows) == AKS_CHECKS
-    assert {row["status"] for row in rows.values()} == {"pass"}
+    assert list(rows) == AKS_CHECKS + ["cluster-api"]
+    assert {rows[cid]["status"] for cid in AKS_CHECKS} == {"pass"} and rows["cluster-api"]["status"] == "skipped"
     assert all(row["fix"] is None for row in rows.values())
     assert rows["cli-version"]["finding"].startswith("Azure CLI 2.")
     assert first.writes == [] and first.stderr.count("ERROR") == 0
     assert_reads_once(first)
-    second = az("amlk8s check -g rg-ml -c aks-prod -t aks", expect=0)       # JSON is the default output
+    second = az("amlk8s check -g rg-ml -c aks-prod -t aks --arm-only", expect=0)       # JSON is the default output
     assert second.json == first.json
 
     arc = az("amlk8s check -g rg-arc -c arc-k3s -t arc -o json", expect=0)
-    assert list(rows_by_id(arc)) == ARC_CHECKS
+    assert list(rows_by_id(arc)) == ARC_CHECKS + ["cluster-api"]      # unknown: Arc without --kube-config
 
     table = az("amlk8s check -g rg-ml -c aks-iprange -t aks -o table", expect=0)
     lines = table.stdout.splitlines()

@@ -34,7 +34,7 @@ def test_wheel_contents(wheel):
     assert metadata == {'azext.isPreview': True, 'azext.minCliCoreVersion': '2.51.0'}
     requires = sorted(line.split(':', 1)[1].strip() for line in dist_meta.splitlines()
                       if line.startswith('Requires-Dist:'))
-    assert requires == ['azure-mgmt-kubernetesconfiguration~=3.1']
+    assert requires == ['azure-mgmt-kubernetesconfiguration~=3.1', 'kubernetes>=24.2.0']
 
 
 def test_az_extension_add_and_run(wheel, az, tmp_path):
