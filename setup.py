@@ -6,7 +6,7 @@
 
 from setuptools import find_packages, setup
 
-VERSION = '1.0.0b2'
+VERSION = '1.0.0b3'
 
 CLASSIFIERS = [
     'Development Status :: 4 - Beta',

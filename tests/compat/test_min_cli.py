@@ -45,7 +45,7 @@ def test_extension_add_from_the_wheel_offline(emu, min_az, min_wheel, tmp_path):
     assert added.exit_code == 0, added.describe()
     assert added.requests == [], "installing a local wheel must not call Azure"
     listed = az("extension list -o json", expect=0)
-    assert [(e["name"], e["version"], e["preview"]) for e in listed.json] == [("amlk8s", "1.0.0b2", True)]
+    assert [(e["name"], e["version"], e["preview"]) for e in listed.json] == [("amlk8s", "1.0.0b3", True)]
     installed = tmp_path / "extensions" / "amlk8s"
     assert (installed / "azext_amlk8s" / "azext_metadata.json").is_file()
     assert (installed / "azure" / "mgmt" / "kubernetesconfiguration").is_dir()

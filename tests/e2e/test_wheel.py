@@ -22,7 +22,7 @@ def wheel(tmp_path_factory):
 
 
 def test_wheel_contents(wheel):
-    assert wheel.name == 'amlk8s-1.0.0b2-py3-none-any.whl'
+    assert wheel.name == 'amlk8s-1.0.0b3-py3-none-any.whl'
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         metadata = json.loads(archive.read('azext_amlk8s/azext_metadata.json'))
@@ -48,7 +48,7 @@ def test_az_extension_add_and_run(wheel, az, tmp_path):
     added = run('extension', 'add', '--source', str(wheel), '--yes')
     assert added.returncode == 0, added.stderr
     listed = json.loads(run('extension', 'list', '-o', 'json').stdout)
-    assert [(e['name'], e['version'], e['preview']) for e in listed] == [('amlk8s', '1.0.0b2', True)]
+    assert [(e['name'], e['version'], e['preview']) for e in listed] == [('amlk8s', '1.0.0b3', True)]
 
     help_text = run('amlk8s', '-h')
     assert help_text.returncode == 0, help_text.stderr

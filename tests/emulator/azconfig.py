@@ -16,7 +16,7 @@ from pathlib import Path
 CLOUD_NAME = "AmlK8sEmulator"
 IDENTITY_HEADER = "amlk8s-emulator-identity-header"
 EXTENSION_NAME = "amlk8s"
-EXTENSION_VERSION = "1.0.0b2"
+EXTENSION_VERSION = "1.0.0b3"
 
 # Variables removed from the inherited environment before the emulator's own are set: anything that
 # could make az trust another CA, talk to another identity endpoint, or load other extensions.
