@@ -50,6 +50,8 @@ WAIT_FLAG_FOR_STATE = {'creating': '--created', 'provisioning': '--created', 'up
 # --- Polling --------------------------------------------------------------------------------------------------------
 # Without a Retry-After header the SDK would wait 30 s between polls; the service's header still wins.
 POLLING_INTERVAL = 2
+# How often the wait loop looks whether the SDK poller has finished (azure-cli's default is 500 ms).
+DONE_CHECK_MS = 100
 
 # --- The cluster's Kubernetes API (read-only) -----------------------------------------------------------------------
 # Microsoft Entra ID server application of every AKS cluster with Entra ID integration, in every cloud

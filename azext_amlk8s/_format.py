@@ -153,6 +153,11 @@ def verify_table(result):
                      f", {_cell(seen.get('ready'))}/{_cell(seen.get('desired'))} ready")
         rows.extend(_wrapped(OrderedDict([('Item', 'component'), ('Level', '')]),
                              f"{_cell(component.get('name'))} ({_cell(component.get('kind'))}{count})"))
+    for section in inside.get('healthCheck') or []:
+        failed = section.get('failed') or []
+        rows.extend(_wrapped(OrderedDict([('Item', 'health check'), ('Level', '')]),
+                             f"arcml-healthcheck {_cell(section.get('section'))}: {_cell(section.get('passed'))} "
+                             f"passed, {len(failed)} failed"))
     router = inside.get('inferenceRouter') or {}
     if router:
         address = _cell(router.get('address')) or 'no address'

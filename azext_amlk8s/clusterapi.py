@@ -11,6 +11,12 @@ exit code 1 before anything else is read from it.
 from azext_amlk8s import incluster, kube
 
 
+def warm_up(request):
+    """At the start of check, deploy and verify: begin importing the client when the cluster will be read."""
+    if not request.kube.arm_only and (request.kube.kube_config or request.target.ref.is_aks):
+        kube.warm_up()
+
+
 def look(cmd, client, facts, options, paths):
     """(access, proof): the cluster read at ``paths`` after the identity reads, or an access saying why not."""
     ref = facts.ref
@@ -20,7 +26,7 @@ def look(cmd, client, facts, options, paths):
         return access, None
     kube.read(access, incluster.identity_paths(ref))
     if not access.is_read:
-        return access, None
+        return _why_unreachable(access, facts), None
     proven, how = incluster.prove_identity(facts, access.server, access.bodies)
     if proven is False:
         raise incluster.wrong_cluster_error(ref, access.server, access.source, how)
@@ -31,6 +37,21 @@ def look(cmd, client, facts, options, paths):
         return access, None
     kube.read(access, paths)
     return access, how
+
+
+def _why_unreachable(access, facts):
+    """What ARM says about why the API server may not answer this machine: a private cluster, authorized ranges."""
+    if facts.private_cluster:
+        access.reason += ('; the cluster is private: its API server answers only inside its virtual network (or '
+                          'through az aks command invoke, which is not made for tools)')
+        access.fix = ('Run the command from a machine in the cluster\'s virtual network (or a peered one), or pass '
+                      '--arm-only.')
+    elif facts.authorized_ip_ranges:
+        access.reason += (f"; the API server accepts only the authorized IP ranges "
+                          f"{', '.join(facts.authorized_ip_ranges)}")
+        access.fix = (f'Add this machine\'s public IP: az aks update {facts.ref.aks_args} '
+                      '--api-server-authorized-ip-ranges <ranges>,<this-ip>/32, or pass --arm-only.')
+    return access
 
 
 def _intent_and_public(settings, extension_name, public=None):
@@ -65,7 +86,7 @@ def after_write(cmd, client, facts, options, extension, *, ctx, seen=None):
     settings = props.get('configurationSettings') or {}
     expected = health.expected_components(settings, facts.ref.cluster_type, ctx.extension_name)
     inference = str(settings.get('enableInference') or '').lower() == 'true'
-    if seen is not None and seen[0].is_read:
+    if seen is not None:        # deploy: the access of its checks, read again (or still not readable)
         access, proof = seen
         kube.read(access, incluster.after_paths())
     else:

@@ -49,6 +49,7 @@ def deploy(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
     if ids:
         return _each(cmd, deploy, dict(locals(), **settings_args))
     req = requests.deploy(cmd, dict(locals(), **settings_args))
+    _warm_up(req)
     ref, name = req.target.ref, req.target.extension_name
     settings = planner.resolve_settings(req)
     facts = cluster.gather_facts(client, ref, cli_version=_cli_version(), versions_train=req.settings.version
@@ -82,6 +83,11 @@ def deploy(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
                    '<compute-name> --resource-id %s --identity-type SystemAssigned --namespace <namespace>',
                    ref.cli_args, _name(req.target), shell_quote(ref.resource_id))
     return result
+
+
+def _warm_up(req):
+    from azext_amlk8s import clusterapi
+    clusterapi.warm_up(req)
 
 
 def _in_cluster_gate(cmd, client, req, plan, facts):
@@ -212,6 +218,7 @@ def check(cmd, client, resource_group_name=None, cluster_name=None, cluster_type
     if ids:
         return _each(cmd, check, dict(locals(), **settings_args))
     req = requests.check(cmd, dict(locals(), **settings_args))
+    _warm_up(req)
     ref = req.target.ref
     rows, settings, warnings = planner.check_settings(req)
     _warn_all(warnings)
@@ -276,6 +283,7 @@ def verify(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
     if ids:
         return _each(cmd, verify, locals())
     req = requests.verify(cmd, locals())
+    _warm_up(req)
     ref, name = req.target.ref, req.target.extension_name
     extension = read_extension(client, ref, name)
     if extension is None:

@@ -98,6 +98,8 @@ class Reader:
                                           retries=False, redirect=False, preload_content=True)
         except urllib3.exceptions.HTTPError as ex:
             raise Unreachable(_network_reason(ex)) from None
+        except (OSError, ValueError) as ex:     # a socket or TLS failure urllib3 did not wrap, an unusable URL
+            raise Unreachable(f'the API server could not be read ({type(ex).__name__})') from None
         with self._lock:
             self.sent += 1
         if response.status == 401:
@@ -144,6 +146,27 @@ def _network_reason(ex):
     if 'refused' in lowered:
         return 'the API server refused the connection'
     return 'the API server could not be reached'
+
+
+# --- the client library ----------------------------------------------------------------------------------------------
+
+_WARMING = []
+
+
+def warm_up():
+    """Import the kubernetes client's loader in a background thread, so its import overlaps the ARM reads that come
+    first (Python's import lock makes a later import wait for this one)."""
+    if not _WARMING:
+        thread = threading.Thread(target=_import_client, name='amlk8s-kube-import', daemon=True)
+        _WARMING.append(thread)
+        thread.start()
+
+
+def _import_client():
+    try:
+        import kubernetes.config.kube_config  # noqa: F401  pylint: disable=unused-import
+    except Exception:  # pylint: disable=broad-except  # pragma: no cover - reported where the client is used
+        pass
 
 
 # --- credentials ---------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import time
 
 from knack.log import get_logger
 
-from azext_amlk8s._constants import POLLING_INTERVAL, TERMINAL_STATES, TSG_LINK
+from azext_amlk8s._constants import DONE_CHECK_MS, POLLING_INTERVAL, TERMINAL_STATES, TSG_LINK
 from azext_amlk8s._text import shell_quote
 
 logger = get_logger(__name__)
@@ -104,8 +104,10 @@ def wait_for(cmd, poller, ref, extension_name, what, *, client):
     follow = [f'Wait for it: az amlk8s wait {ref.cli_args} -n {name} --{_FLAG_FOR[what]}',
               f'Or see its state and any error: az amlk8s verify {ref.cli_args} -n {name} --wait']
     try:
+        # azure-cli checks the poller every 500 ms by default: completion would be noticed up to 0.5 s late.
         return LongRunningOperation(cmd.cli_ctx, start_msg=f'{what} the AzureML extension',
-                                    finish_msg=f'{what} the AzureML extension: done')(poller)
+                                    finish_msg=f'{what} the AzureML extension: done',
+                                    poller_done_interval_ms=DONE_CHECK_MS)(poller)
     except KeyboardInterrupt:
         raise ManualInterrupt('Stopped waiting. The operation continues in Azure.', follow) from None
     except HttpResponseError as ex:

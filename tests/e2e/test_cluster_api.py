@@ -470,3 +470,12 @@ def test_an_entra_token_never_leaks(az, kube, emu):
                                           and "Bearer" in line)
     assert "Bearer ey" not in result.stdout + result.stderr
     assert json.loads(result.stdout)
+
+
+def test_a_private_cluster_that_cannot_be_reached_says_why(az, kube):
+    kube.unreachable("aks-private")
+    row = check_rows(az("amlk8s check -g rg-ml -c aks-private -t aks -o json", expect=0))["cluster-api"]
+    assert row["status"] == "unknown" and "private" in row["finding"] and "virtual network" in row["fix"]
+    kube.unreachable("aks-iprange")
+    row = check_rows(az("amlk8s check -g rg-ml -c aks-iprange -t aks -o json", expect=0))["cluster-api"]
+    assert "203.0.113.0/24" in row["finding"] and "--api-server-authorized-ip-ranges" in row["fix"]
