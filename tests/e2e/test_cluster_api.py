@@ -479,3 +479,31 @@ def test_a_private_cluster_that_cannot_be_reached_says_why(az, kube):
     kube.unreachable("aks-iprange")
     row = check_rows(az("amlk8s check -g rg-ml -c aks-iprange -t aks -o json", expect=0))["cluster-api"]
     assert "203.0.113.0/24" in row["finding"] and "--api-server-authorized-ip-ranges" in row["fix"]
+
+
+def test_client_keys_from_azure_never_leak_or_stay_on_disk(az, kube, tmp_path):
+    """AKS hands out client certificates and keys in clusterUser kubeconfigs (with the token): the key must reach
+    neither the output nor a file, and the client's temporary files must be gone when az ends."""
+    import trustme
+    import yaml
+    kube.aks("aks-with-ext", healthy(), handed_out=False)
+    issued = trustme.CA().issue_cert("clusterUser")
+    key_pem = issued.private_key_pem.bytes()
+    config = kube.emulator.kubeconfig_dict("aks-with-ext")
+    config["users"][0]["user"].update({
+        "client-certificate-data": base64.b64encode(issued.cert_chain_pems[0].bytes()).decode(),
+        "client-key-data": base64.b64encode(key_pem).decode()})
+    kube.arm.set_kubeconfig("aks-with-ext", yaml.safe_dump(config))
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    secrets = [config["users"][0]["user"]["client-key-data"], key_pem.decode().splitlines()[1],
+               kube.emulator.token("aks-with-ext")]
+    for command in (VERIFY + " -o json --debug", CHECK.replace("aks-prod", "aks-with-ext") + " --debug -o json"):
+        result = az(command, env={"TMPDIR": str(scratch)})
+        assert result.exit_code in (0, 1), result.describe()
+        assert_no_secrets(result.stdout + result.stderr, secrets)
+    assert list(scratch.iterdir()) == []
+    for folder in (az.home, az.config_dir):
+        for path in folder.rglob("*"):
+            if path.is_file():
+                assert_no_secrets(path.read_text(encoding="utf-8", errors="replace"), secrets)
