@@ -223,7 +223,8 @@ long-summary: >
     workspace's computes/NAME, computeType Kubernetes) and waits for it. Running it again with the same values
     changes nothing; a compute of that name pointing elsewhere is refused. Needs Contributor on the workspace; a
     user-assigned identity needs Reader, Kubernetes Extension Contributor and Azure Kubernetes Service Cluster Admin
-    on the cluster (and Azure Relay Owner on an Azure Arc cluster). The namespace must already exist.
+    on the cluster (and Azure Relay Owner on an Azure Arc cluster). The namespace must already exist: it is read
+    from the cluster's Kubernetes API (as verify reads it; --kube-config on Azure Arc) and a missing one is refused.
 examples:
   - name: Attach an AKS cluster to a workspace in the default namespace.
     text: >

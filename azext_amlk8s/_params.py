@@ -64,7 +64,7 @@ def load_arguments(loader, _):
                             'as shown by az amlk8s check). The report still shows it, marked ignored. For experts who '
                             'know why the check does not apply.')
 
-    for scope in ('amlk8s deploy', 'amlk8s check', 'amlk8s verify'):
+    for scope in ('amlk8s deploy', 'amlk8s check', 'amlk8s verify', 'amlk8s attach'):
         with loader.argument_context(scope) as c:
             c.argument('kube_config', options_list=['--kube-config', '--kubeconfig'], arg_group=CLUSTER_API,
                        help="A kubeconfig for the cluster's Kubernetes API server, read-only. Default on AKS: the "

@@ -54,6 +54,18 @@ def _why_unreachable(access, facts):
     return access
 
 
+def namespace_exists(cmd, client, facts, options, namespace):
+    """(True | False | None, access): whether ``namespace`` exists and is not terminating; None when the cluster's API
+    could not tell."""
+    path = kube.path_of(None, 'namespaces', namespace)
+    access, _ = look(cmd, client, facts, options, [path])
+    body = access.bodies.get(path) if access.is_read else kube.Denied(0, access.reason)
+    if isinstance(body, kube.Denied):
+        return None, access
+    phase = str(((body or {}).get('status') or {}).get('phase') or 'Active')
+    return body is not None and phase.lower() != 'terminating', access
+
+
 def _intent_and_public(settings, extension_name, public=None):
     from azext_amlk8s import prereqs, settings as rules
     intent = prereqs.Intent(extension_name=extension_name, **rules.intent_fields(settings))

@@ -438,7 +438,7 @@ def delete(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
 
 def attach(cmd, client, resource_group_name, cluster_name, cluster_type, *, workspace, compute_name,
            extension_name='azureml', namespace='default', identity_type='SystemAssigned', user_assigned_identity=None,
-           no_wait=False):
+           no_wait=False, kube_config=None, kube_context=None, arm_only=False):
     from azext_amlk8s import waiting, workspace as ws_rules
     from azext_amlk8s._transport import arm_send
     req = requests.attach(cmd, locals())
@@ -451,7 +451,7 @@ def attach(cmd, client, resource_group_name, cluster_name, cluster_type, *, work
         return existing
     if state not in (None, 'retry'):
         raise ws_rules.refuse_other_target(name, state, ws)
-    ws_rules.refuse_unready(client, req, workspace_body)
+    _namespace_gate(cmd, client, req, ws_rules.refuse_unready(client, req, workspace_body))
     see = f'az ml compute show --name {shell_quote(name)} {ws.ml_args}'
     response = waiting.send_write(req.target.ref, None, 'PUT', lambda: arm_send(
         client, 'PUT', ws.compute_id(name), ws_rules.ML_API, body, allow_404=False), check=[
@@ -465,6 +465,24 @@ def attach(cmd, client, resource_group_name, cluster_name, cluster_type, *, work
     logger.warning('Compute target: %s', (response or {}).get('id') or ws.compute_id(name))
     logger.warning(ws_rules.next_steps(ws, name))
     return response
+
+
+def _namespace_gate(cmd, client, req, cluster_body):
+    """attach: the namespace the workspace will run in must exist in the cluster (read from its Kubernetes API)."""
+    from azure.cli.core.azclierror import ValidationError
+    from azext_amlk8s import clusterapi
+    from azext_amlk8s.cluster import facts_from_bodies
+    ref, namespace = req.target.ref, req.namespace
+    exists, access = clusterapi.namespace_exists(cmd, client, facts_from_bodies(ref, cluster_body or {}), req.kube,
+                                                 namespace)
+    if exists is False:
+        raise ValidationError(f"Namespace '{namespace}' does not exist in the {ref.display} (or is being terminated): "
+                              'the workspace could not run jobs or endpoints there.',
+                              f'Create it: kubectl create namespace {shell_quote(namespace)}, then attach again.')
+    if exists is None:
+        logger.warning("Could not check that namespace '%s' exists in the cluster (%s); it must exist before jobs "
+                       'run: kubectl get namespace %s', namespace, access.reason or access.status,
+                       shell_quote(namespace))
 
 
 def detach(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, workspace, compute_name,

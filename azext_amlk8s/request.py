@@ -117,6 +117,7 @@ class AttachRequest:
     namespace: str
     identity: dict                      # the compute's identity block
     no_wait: bool
+    kube: KubeOptions = KubeOptions()   # to see that the namespace exists in the cluster
 
 
 @dataclass(frozen=True)
@@ -261,7 +262,7 @@ def attach(cmd, raw) -> AttachRequest:
     return AttachRequest(target(cmd, raw), workspace_ref(raw), workspace.validate_compute_name(raw['compute_name']),
                          workspace.validate_namespace(namespace),
                          workspace.identity_of(plain(raw.get('identity_type')), raw.get('user_assigned_identity')),
-                         bool(raw.get('no_wait')))
+                         bool(raw.get('no_wait')), kube_options(raw))
 
 
 def detach(cmd, raw) -> DetachRequest:

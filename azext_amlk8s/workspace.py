@@ -331,7 +331,7 @@ def planned_attach(client, req):
 
 def refuse_unready(client, req, workspace_body):
     """Refuse (nothing sent) unless the AzureML extension is Healthy (verify's verdict) and the workspace checks
-    pass."""
+    pass; returns the cluster's ARM body."""
     from azure.cli.core.azclierror import ValidationError
     from azext_amlk8s import health
     from azext_amlk8s.cluster import cluster_and_siblings, extension_not_found, read_extension
@@ -353,6 +353,7 @@ def refuse_unready(client, req, workspace_body):
         raise ValidationError(f'The {ref.display} cannot be attached to the {ws.display}: {summarize_failures(failed)}',
                               f'Check again with az amlk8s check {ref.cli_args} --workspace '
                               f'{shell_quote(ws.resource_id)}')
+    return cluster
 
 
 def compute_not_found(client, ws: WorkspaceRef, compute_name):

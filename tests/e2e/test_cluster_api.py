@@ -507,3 +507,27 @@ def test_client_keys_from_azure_never_leak_or_stay_on_disk(az, kube, tmp_path):
         for path in folder.rglob("*"):
             if path.is_file():
                 assert_no_secrets(path.read_text(encoding="utf-8", errors="replace"), secrets)
+
+
+# --- the workspace hand-off ------------------------------------------------------------------------------------------
+
+WS1 = (f"/subscriptions/{ks.SUBSCRIPTION_ID}/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/"
+       "workspaces/ws1")
+ATTACH = f"amlk8s attach -g rg-ml -c aks-with-ext -t aks --workspace {WS1} --compute-name k8s-new"
+
+
+def test_attach_refuses_a_namespace_the_cluster_does_not_have(az, kube):
+    kube.aks("aks-with-ext", healthy())
+    result = az(ATTACH + " --namespace ml-jobs")
+    refused(result, 1)
+    assert "Namespace 'ml-jobs' does not exist" in result.stderr and "kubectl create namespace ml-jobs" in result.stderr
+    assert kube.writes() == []
+    kube.emulator.put("aks-with-ext", ks.namespace("ml-jobs"))
+    done = az(ATTACH + " --namespace ml-jobs", expect=0)
+    assert [w.method for w in done.writes] == ["PUT"]
+
+
+def test_attach_goes_on_with_a_warning_when_the_cluster_cannot_be_read(az, kube):
+    result = az(ATTACH + " --namespace ml-jobs --arm-only", expect=0)
+    assert "Could not check that namespace 'ml-jobs' exists" in result.stderr
+    assert kube.requests() == []
