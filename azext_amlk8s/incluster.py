@@ -572,7 +572,8 @@ def _pod_problem(pod):
     """(reason, restarts, message, container) of a pod that is not ready, or None."""
     status = pod.get('status') or {}
     phase = str(status.get('phase') or '')
-    if phase == 'Succeeded':
+    owners = [o.get('kind') for o in _meta(pod).get('ownerReferences') or [] if isinstance(o, Mapping)]
+    if phase == 'Succeeded' or (phase == 'Failed' and 'Job' in owners):   # a finished Job's pod: the Job retries
         return None
     for cond in status.get('conditions') or []:
         if isinstance(cond, Mapping) and cond.get('type') == 'PodScheduled' and cond.get('status') == 'False':

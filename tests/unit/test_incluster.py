@@ -225,8 +225,12 @@ def test_pod_reasons():
 
 
 def test_completed_pods_are_not_problems():
-    objects = ks.aks_world(NRG) + [ks.pod("healthcheck", state="Succeeded")]
+    objects = ks.aks_world(NRG) + [ks.pod("healthcheck", state="Succeeded"),
+                                   ks.pod("healthcheck-x1", state="Failed", owner=ks.owner_ref("Job", "healthcheck",
+                                                                                               "batch/v1"))]
     assert after(objects)[1] == []
+    failed = ks.aks_world(NRG) + [ks.pod("loose", state="Failed")]
+    assert [f["code"] for f in after(failed)[1]] == ["pod-not-ready"]
 
 
 def test_an_access_not_read_reports_why():
