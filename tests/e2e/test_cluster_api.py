@@ -531,3 +531,21 @@ def test_attach_goes_on_with_a_warning_when_the_cluster_cannot_be_read(az, kube)
     result = az(ATTACH + " --namespace ml-jobs --arm-only", expect=0)
     assert "Could not check that namespace 'ml-jobs' exists" in result.stderr
     assert kube.requests() == []
+
+
+def test_verify_ids_reads_each_cluster_with_its_own_credentials(az, kube, emu):
+    kube.aks("aks-with-ext", healthy())
+    objects = ks.aks_world("MC_rg-ml_aks-https_eastus")
+    pod = _pods_of(objects, "gateway-")[0]
+    kube.aks("aks-https", replace(objects, ks.pod(pod["metadata"]["name"], state="CrashLoopBackOff",
+                                                  containers=["gateway"])))
+    ids = [emu.cluster_id("aks-with-ext"), emu.cluster_id("aks-https"), emu.cluster_id("aks-prod")]
+    result = az(["amlk8s", "verify", "--ids", *ids, "-o", "json"])
+    entries = {e["clusterId"]: e for e in result.json}
+    assert entries[ids[0]]["status"] == "succeeded"
+    assert entries[ids[0]]["result"]["inCluster"]["read"] is True
+    assert entries[ids[1]]["status"] == "failed"
+    assert any(f["code"] == "pod-crashloop" for f in entries[ids[1]]["result"]["findings"])
+    assert entries[ids[2]]["status"] == "failed" and "was not found" in entries[ids[2]]["error"]
+    assert {r.cluster for r in kube.requests()} == {"aks-with-ext", "aks-https"}
+    assert kube.writes() == []
