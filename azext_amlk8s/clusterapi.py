@@ -66,29 +66,17 @@ def namespace_exists(cmd, client, facts, options, namespace):
     return body is not None and phase.lower() != 'terminating', access
 
 
-def _intent_and_public(settings, extension_name, public=None):
-    from azext_amlk8s import prereqs, settings as rules
-    intent = prereqs.Intent(extension_name=extension_name, **rules.intent_fields(settings))
-    if public is None:
-        public = dict(settings.public) if settings is not None else {}
-    return intent, public
-
-
 def before_write(cmd, client, facts, request, settings, *, public=None):
     """(the in-cluster rows for check and deploy, the access kept for deploy's after-write report)."""
-    intent, public = _intent_and_public(settings, request.target.extension_name, public)
+    from azext_amlk8s.plan import intent_for
+    intent = intent_for(settings, request.target.extension_name)
+    if public is None:
+        public = dict(settings.public) if settings is not None else {}
     access, proof = look(cmd, client, facts, request.kube, incluster.before_paths(facts.ref, public, intent))
     rows = [incluster.access_row(access, proof)]
     if access.is_read:
         rows += incluster.before_checks(facts, access.bodies, intent, public, request.ignore)
     return rows, (access, proof)
-
-
-def merge(results, rows):
-    """ARM's rows with the in-cluster ones: a row with the same id (Arc's node rows) replaces ARM's unknown."""
-    by_id = {r.id: r for r in rows}
-    merged = [by_id.pop(r.id) if r.id in by_id else r for r in results]
-    return merged + [r for r in rows if r.id in by_id]
 
 
 def after_write(cmd, client, facts, options, extension, *, ctx, seen=None):

@@ -93,15 +93,9 @@ def _warm_up(req):
 def _in_cluster_gate(cmd, client, req, plan, facts):
     """deploy: the in-cluster checks join the plan (their failures block, their warnings are printed); returns the
     cluster access, kept for the report after the write."""
-    from azext_amlk8s import clusterapi
-    from azext_amlk8s.prereqs import FAIL, IGNORED, UNKNOWN, WARNING
+    from azext_amlk8s import clusterapi, plan as planner
     rows, seen = clusterapi.before_write(cmd, client, facts, req, plan.settings, public=plan.public)
-    replaced = {r.title for r in plan.results if r.id in {row.id for row in rows}}
-    plan.results = clusterapi.merge(plan.results, rows)
-    plan.warnings = [w for w in plan.warnings if w.split(':', 1)[0] not in replaced] + [
-        f"{r.title}: {r.finding}{' Fix: ' + r.fix if r.fix else ''}" for r in rows
-        if r.status in (WARNING, UNKNOWN, IGNORED)]
-    plan.blocking = list(plan.blocking) + [r for r in rows if r.status == FAIL]
+    planner.add_cluster_rows(plan, rows)
     return seen
 
 
@@ -190,9 +184,9 @@ def _workspace_rows(client, req, local_accounts_off):
 
 def _in_cluster_rows(cmd, client, req, settings, *, facts, results):
     """check: the rows of the cluster's Kubernetes API, merged into ARM's."""
-    from azext_amlk8s import clusterapi
+    from azext_amlk8s import clusterapi, incluster
     rows, _ = clusterapi.before_write(cmd, client, facts, req, settings)
-    return clusterapi.merge(results, rows)
+    return incluster.merge_rows(results, rows)
 
 
 def _refuse_second_azureml(client, ref, extension_name):

@@ -25,8 +25,10 @@ from urllib.parse import urlsplit
 from azext_amlk8s import health
 from azext_amlk8s._constants import NETWORK_REQUIREMENTS_LINK, RELEASE_NAMESPACE, TSG_LINK
 from azext_amlk8s._text import shell_quote
-from azext_amlk8s.kube import Denied, path_of
-from azext_amlk8s.prereqs import FAIL, IGNORED, IGNORED_SUFFIX, PASS, SKIPPED, UNKNOWN, WARNING, CheckResult, TITLES
+from azext_amlk8s.kube import SKIPPED, Denied, path_of
+from azext_amlk8s.prereqs import FAIL, PASS, UNKNOWN, WARNING, CheckResult, apply_ignore
+from azext_amlk8s.prereqs import _fmt, _join, _plural, _result as _row
+from azext_amlk8s.settings import as_bool
 
 NS = RELEASE_NAMESPACE
 AKS_CLUSTER_LABEL = 'kubernetes.azure.com/cluster'
@@ -64,7 +66,6 @@ ARC_CONFIG = path_of('azure-arc', 'configmaps', 'azure-clusterconfig')
 NAMESPACE = path_of(None, 'namespaces', NS)
 INGRESS_CLASSES = path_of(None, 'ingressclasses', group='networking.k8s.io')
 DAEMONSETS = path_of(None, 'daemonsets', group='apps', query={'limit': 500})
-KUBECTL_ACCESS_NOTE = 'kubectl auth can-i list nodes'
 
 
 # --- small readers -------------------------------------------------------------------------------------------------
@@ -116,20 +117,9 @@ def quantity(value) -> Optional[float]:
         return None
 
 
-def _row(check_id, status, finding, fix=None):
-    return CheckResult(id=check_id, title=TITLES[check_id], status=status, finding=finding, fix=fix)
-
-
-def _join(items):
-    items = [str(i) for i in items]
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
 def _truthy(public, key, default):
-    value = (public or {}).get(key)
-    if value is None or str(value).strip() == '':
-        return default
-    return str(value).strip().lower() in ('true', '1', 'yes')
+    value = as_bool((public or {}).get(key))
+    return default if value is None else value
 
 
 # --- is it this cluster? -------------------------------------------------------------------------------------------
@@ -266,15 +256,14 @@ def before_checks(facts, bodies, intent, settings_public, ignore=()) -> List[Che
     rows += _node_rows(facts, bodies, intent)
     if wants['nvidia'] or wants['dcgm']:
         rows.append(_gpu_software(bodies, wants, release))
-    ignored = {str(i).strip().lower() for i in ignore or ()}
-    out = []
-    for row in rows:
-        if row is None:
-            continue
-        if row.status == FAIL and row.id in ignored:
-            row = CheckResult(row.id, row.title, IGNORED, row.finding + IGNORED_SUFFIX, row.fix)
-        out.append(row)
-    return out
+    return apply_ignore([row for row in rows if row is not None], ignore)
+
+
+def merge_rows(results, rows):
+    """ARM's rows with the in-cluster ones: a row with the same id (Arc's node rows) replaces ARM's unknown."""
+    by_id = {r.id: r for r in rows}
+    merged = [by_id.pop(r.id) if r.id in by_id else r for r in results]
+    return merged + [r for r in rows if r.id in by_id]
 
 
 def _unread(check_id, what, answer):
@@ -470,9 +459,9 @@ def _arc_capacity(linux, intent):
     cpu = sum(_allocatable(n, 'cpu') for n in usable)
     mem = sum(_allocatable(n, 'memory') for n in usable) / 1024 ** 2
     label = 'inference and training' if workload == 'both' else workload
-    need = f'the {scenario} {label} minimum is {cpu_need / 1000.0:g} vCPU and {mem_need / 1024.0:g} GiB'
-    have = (f'{len(usable)} ready Linux amd64 node{"" if len(usable) == 1 else "s"} offer {round(cpu, 1):g} vCPU and '
-            f'{round(mem / 1024.0, 1):g} GiB allocatable')
+    need = f'the {scenario} {label} minimum is {_fmt(cpu_need / 1000.0)} vCPU and {_fmt(mem_need / 1024.0)} GiB'
+    have = (f"{_plural(len(usable), 'ready Linux amd64 node')} offer {_fmt(cpu)} vCPU and {_fmt(mem / 1024.0)} GiB "
+            'allocatable')
     if cpu * 1000 >= cpu_need and mem >= mem_need:
         return _row(cid, PASS, f'{have}; {need}.')
     return _row(cid, WARNING, f'{have}; {need}.', 'Add nodes or use larger nodes (with your distribution\'s tooling); '
@@ -716,7 +705,3 @@ def after_report(access, proof, bodies, expected, *, ctx, inference):
     router, router_findings = _router_address(bodies, inference)
     section.update({'workloads': workloads, 'podsNotReady': pods, 'healthCheck': checks, 'inferenceRouter': router})
     return section, findings + hc_findings + router_findings
-
-
-__all__ = ['identity_paths', 'prove_identity', 'before_paths', 'before_checks', 'after_paths', 'after_report',
-           'access_row', 'wrong_cluster_error', 'parse_healthcheck', 'quantity', 'PASS']

@@ -66,11 +66,6 @@ class Access:
     def is_read(self):
         return self.status == READ and self.reader is not None
 
-    def describe(self):
-        if self.is_read:
-            return f'read {self.server} ({self.source})'
-        return f'{self.status}: {self.reason}'
-
 
 class Unreachable(Exception):
     """The API server could not be reached, or refused the credentials as a whole."""
@@ -84,8 +79,6 @@ class Reader:
         self._prefix = path_prefix
         self._headers = headers
         self._pool = pool
-        self._lock = threading.Lock()
-        self.sent = 0
 
     def get(self, path):
         """The object at ``path`` (dict), None for 404, a ``Denied`` for other failures; ``Unreachable`` when the
@@ -100,8 +93,6 @@ class Reader:
             raise Unreachable(_network_reason(ex)) from None
         except (OSError, ValueError) as ex:     # a socket or TLS failure urllib3 did not wrap, an unusable URL
             raise Unreachable(f'the API server could not be read ({type(ex).__name__})') from None
-        with self._lock:
-            self.sent += 1
         if response.status == 401:
             raise Unreachable('the API server refused the credentials (401 Unauthorized)')
         if response.status == 404:

@@ -42,10 +42,15 @@ def _check_new_name(facts, extension_name):
         validate_extension_name(extension_name)
 
 
+def intent_for(settings, extension_name):
+    """What the cluster checks (ARM's and the in-cluster ones) need to know of the request."""
+    from azext_amlk8s import prereqs
+    return prereqs.Intent(extension_name=extension_name, **rules.intent_fields(settings))
+
+
 def run_checks(facts, settings, extension_name, ignore):
     from azext_amlk8s import prereqs
-    intent = prereqs.Intent(extension_name=extension_name, **rules.intent_fields(settings))
-    return prereqs.run_checks(facts, intent, ignore or ())
+    return prereqs.run_checks(facts, intent_for(settings, extension_name), ignore or ())
 
 
 def plan_deploy(request, settings, facts) -> DeployPlan:
@@ -56,12 +61,27 @@ def plan_deploy(request, settings, facts) -> DeployPlan:
     version_notes = rules.check_version_available(choice, facts)
     results = run_checks(facts, settings, name, request.ignore)
     public, protected, notes = rules.derive(settings, facts)
-    warnings = rules.unique(settings.warnings + list(choice.warnings) + version_notes + [
-        f"{r.title}: {r.finding}{' Fix: ' + r.fix if r.fix else ''}" for r in results
-        if r.status in (prereqs.WARNING, prereqs.UNKNOWN, prereqs.IGNORED)])
+    warnings = rules.unique(settings.warnings + list(choice.warnings) + version_notes + _row_warnings(results))
     relay_plan = relay.plan_for(ref, facts.location) if rules.needs_relay(public, protected) else None
     return DeployPlan(settings, results, prereqs.blocking(results), warnings, public, protected, choice, relay_plan,
                       notes)
+
+
+def _row_warnings(results):
+    """The lines deploy prints for the rows that do not block but deserve reading."""
+    from azext_amlk8s import prereqs
+    return [f"{r.title}: {r.finding}{' Fix: ' + r.fix if r.fix else ''}" for r in results
+            if r.status in (prereqs.WARNING, prereqs.UNKNOWN, prereqs.IGNORED)]
+
+
+def add_cluster_rows(plan: DeployPlan, rows):
+    """The in-cluster rows join the plan: they replace ARM's rows of the same id (and their warning lines), their
+    failures block."""
+    from azext_amlk8s import incluster, prereqs
+    before = set(_row_warnings(plan.results))
+    plan.results = incluster.merge_rows(plan.results, rows)
+    plan.warnings = [w for w in plan.warnings if w not in before] + _row_warnings(plan.results)
+    plan.blocking = list(plan.blocking) + prereqs.blocking(rows)
 
 
 def extension_body(plan: DeployPlan, ref, connection=None) -> dict:

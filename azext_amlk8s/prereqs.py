@@ -943,16 +943,14 @@ def validate_ignore_ids(ids) -> list:
 
 def run_checks(facts: ClusterFacts, intent: Intent, ignore: Iterable[str] = ()) -> List[CheckResult]:
     """Every applicable check, in the documented order; a FAIL whose id is in ``ignore`` becomes IGNORED."""
+    return apply_ignore([r for r in (check(facts, intent) for _, _, check in _CHECKS) if r is not None], ignore)
+
+
+def apply_ignore(results, ignore) -> List[CheckResult]:
+    """Each FAIL whose id is in ``ignore`` (and that --ignore-check may skip) becomes IGNORED, still reported."""
     ignored = {str(i).strip().lower() for i in ignore or ()}
-    results = []
-    for cid, _, check in _CHECKS:
-        result = check(facts, intent)
-        if result is None:
-            continue
-        if result.status == FAIL and cid in ignored and result.ignorable:
-            result = replace(result, status=IGNORED, finding=result.finding + IGNORED_SUFFIX)
-        results.append(result)
-    return results
+    return [replace(r, status=IGNORED, finding=r.finding + IGNORED_SUFFIX)
+            if r.status == FAIL and r.id in ignored and r.ignorable else r for r in results]
 
 
 def blocking(results) -> List[CheckResult]:
