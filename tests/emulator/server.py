@@ -95,7 +95,7 @@ class TlsServer(ThreadingHTTPServer):
         self.ssl_context = context
         self.connections = set()
         self.connections_lock = threading.Lock()
-        super().__init__(address, handler or _Handler)
+        super().__init__(address, handler or EmulatorHandler)
 
     def finish_request(self, request, client_address):
         # The TLS handshake happens here, in the worker thread, so a stalled client cannot block accept().
@@ -133,7 +133,9 @@ class TlsServer(ThreadingHTTPServer):
         pass
 
 
-class _Handler(BaseHTTPRequestHandler):
+class EmulatorHandler(BaseHTTPRequestHandler):
+    """Every method goes to the emulator's ``_serve``; HTTP/1.1 keep-alive, no stderr log. The Kubernetes API
+    emulator subclasses it with its own ``server_version``."""
     protocol_version = "HTTP/1.1"
     server_version = "amlk8s-arm-emulator/1.0"
     sys_version = ""

@@ -21,7 +21,6 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import parse_qsl, quote, unquote
@@ -29,7 +28,7 @@ from urllib.parse import parse_qsl, quote, unquote
 import yaml
 
 from ..log import REDACTED, redact
-from ..server import Served, _read_body
+from ..server import EmulatorHandler, Served, _read_body
 from .store import (BUILTIN_GROUP_ORDER, ALL_VERBS, READ_VERBS, ClusterStore, KubeError, fields_match, labels_match,
                     parse_field_selector, parse_label_selector)
 from .tables import to_table, wants_table
@@ -232,19 +231,8 @@ class Cluster:
 
 
 # ---------------------------------------------------------------------------------------------- HTTP server
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(EmulatorHandler):
     server_version = "amlk8s-kube-emulator/1.0"
-    sys_version = ""
-    timeout = 60
-
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
-        pass
-
-    def _dispatch(self):
-        self.server.emulator._serve(self)
-
-    do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
 
 def _parse_body(raw):
