@@ -506,12 +506,13 @@ RELAY_BYO_HELP = ('Your own Azure Relay on Arc needs both --config relayserver.h
 def check_relay(settings: Settings, settings_input: SettingsInput):
     hc_id = settings.public.get('relayserver.hybridConnectionResourceID')
     conn = settings.protected.get('relayServerConnectionString')
+    given = 'relayServerConnectionString' in settings.protected     # given empty still counts as given
     if hc_id and not conn:
         raise RequiredArgumentMissingError(
             (f"Setting {settings_input.label('relayserver.hybridConnectionResourceID')} names your own "
              "Azure Relay hybrid connection, but its connection string is not given (protected "
              "setting relayServerConnectionString)."), RELAY_BYO_HELP)
-    if conn and not hc_id:
+    if given and not hc_id:
         raise RequiredArgumentMissingError(
             (f"Setting {settings_input.label('relayServerConnectionString', True)} gives your own "
              "Azure Relay connection string, but not its hybrid connection (setting "

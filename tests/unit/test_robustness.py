@@ -147,6 +147,9 @@ def check_derived(public, protected):
 @example(config={'relayserver.hybridConnectionResourceID': HC_ID, 'enableTraining': 'true'},
          protected={'relayServerConnectionString': CONN}, config_file=None, protected_file=None, typed={},
          node_selector=None, use_pem=False, ref=ARC, body={'properties': None}, require_workload=True)
+# An empty relay connection string without its hybrid connection (found by this test: it was a KeyError in derive).
+@example(config={}, protected={'relayServerConnectionString': ''}, config_file=None, protected_file=None, typed={},
+         node_selector=None, use_pem=False, ref=AKS, body=None, require_workload=False)
 def test_any_settings_give_what_to_send_or_a_specific_error(pem, config, protected, config_file, protected_file,
                                                             typed, node_selector, use_pem, ref, body,
                                                             require_workload):
