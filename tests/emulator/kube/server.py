@@ -31,7 +31,7 @@ from ..log import REDACTED, redact
 from ..server import EmulatorHandler, Served, _read_body
 from .store import (BUILTIN_GROUP_ORDER, ALL_VERBS, READ_VERBS, ClusterStore, KubeError, fields_match, labels_match,
                     parse_field_selector, parse_label_selector)
-from .tables import to_table, wants_table
+from .tables import to_metadata_list, to_table, wants_metadata, wants_table
 
 # The Microsoft Entra server application of AKS-managed Entra ID clusters, the same in every cloud.
 AKS_AAD_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
@@ -532,6 +532,9 @@ class KubeEmulator(Served):
                 raise KubeError(400, "BadRequest", f"invalid limit {limit!r}") from None
             listing = store.list(rtype, namespace, query.get("labelSelector"), query.get("fieldSelector"), limit,
                                  query.get("continue") or None)
+            metadata_version = wants_metadata(accept)
+            if metadata_version:
+                return Reply(200, to_metadata_list(listing["items"], listing["metadata"], metadata_version))
             table_version = wants_table(accept)
             if table_version:
                 table = to_table(listing["items"], rtype, listing["metadata"], query.get("includeObject"))

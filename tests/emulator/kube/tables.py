@@ -212,3 +212,22 @@ def wants_table(accept):
                 "application/json"):
             return params.get("v", "v1")
     return None
+
+
+def wants_metadata(accept):
+    """The meta.k8s.io version when the Accept header asks for PartialObjectMetadata(List): the API server then
+    answers with each object's metadata only (Kubernetes API concepts, "Alternate representations of resources");
+    clients use it to list Secrets without their data."""
+    for part in (accept or "").split(","):
+        params = {p.split("=", 1)[0].strip(): p.split("=", 1)[1].strip() for p in part.split(";")[1:] if "=" in p}
+        if params.get("as") in ("PartialObjectMetadata", "PartialObjectMetadataList") and \
+                params.get("g") == "meta.k8s.io" and part.strip().startswith("application/json"):
+            return params.get("v", "v1")
+    return None
+
+
+def to_metadata_list(items, list_metadata, version="v1"):
+    """A PartialObjectMetadataList of ``items``: apiVersion/kind/metadata of each, nothing else."""
+    return {"apiVersion": f"meta.k8s.io/{version}", "kind": "PartialObjectMetadataList", "metadata": list_metadata,
+            "items": [{"apiVersion": f"meta.k8s.io/{version}", "kind": "PartialObjectMetadata",
+                       "metadata": item.get("metadata") or {}} for item in items]}
