@@ -105,10 +105,20 @@ def load_arguments(loader, _):
                         'that amlk8s or az k8s-extension tagged). Without it they are listed, not removed.')
 
     with loader.argument_context('amlk8s verify') as c:
+        c.ignore('live_args')       # verify's **live_args: --grace and --fail-fast arrive there
         c.argument('wait', action='store_true',
                    help='Wait for the extension to reach a terminal state (Succeeded or Failed), showing progress, '
                         'before reporting.')
         c.argument('timeout', type=int, help='With --wait, the maximum time to wait in seconds. Default: 1800.')
+
+    for scope in ('amlk8s deploy', 'amlk8s verify'):
+        with loader.argument_context(scope) as c:
+            # Extras: they reach deploy's handler in **settings_args and verify's in **live_args.
+            c.extra('grace', type=int, arg_group=CLUSTER_API,
+                    help='While waiting, a release pod that has been Pending, ImagePullBackOff or CrashLoopBackOff for '
+                         'this many seconds is diagnosed at once (the cluster is read every 5 s). Default: 120.')
+            c.extra('fail_fast', action='store_true', arg_group=CLUSTER_API,
+                    help='Stop waiting at that diagnosis and exit 1; the extension keeps installing in Azure.')
 
     with loader.argument_context('amlk8s wait') as c:
         group = 'Wait Condition'

@@ -45,7 +45,7 @@ def _name(target):
 def deploy(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name='azureml',
            ignore_checks=None, dry_run=False, no_wait=False, ids=None, max_parallel=None, kube_config=None,
            kube_context=None, arm_only=False, **settings_args):
-    from azext_amlk8s import cluster, plan as planner, waiting
+    from azext_amlk8s import cluster, live, plan as planner, waiting
     if ids:
         return _each(cmd, deploy, dict(locals(), **settings_args))
     req = requests.deploy(cmd, dict(locals(), **settings_args))
@@ -75,7 +75,8 @@ def deploy(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
         logger.warning('The deployment continues in Azure. Follow it with az amlk8s verify %s -n %s --wait',
                        ref.cli_args, _name(req.target))
         return None
-    result = waiting.wait_for(cmd, poller, ref, name, 'Deploying', client=client)
+    result = waiting.wait_for(cmd, poller, ref, name, 'Deploying', client=client,
+                              watch=live.start_for(seen[0], body, ref, name, req.kube))
     _refuse_second_azureml(client, ref, name)
     _report_in_cluster(cmd, client, req, facts, body=body, seen=seen)
     logger.warning('Next: az amlk8s verify %s -n %s, then attach the cluster to a workspace with az ml compute '
@@ -270,36 +271,47 @@ def list_extensions(cmd, client, resource_group_name=None, cluster_name=None, cl
 
 def verify(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name='azureml',
            wait=False, timeout=None, workspace=None,  # pylint: disable=redefined-outer-name
-           ids=None, max_parallel=None, kube_config=None, kube_context=None, arm_only=False):
+           ids=None, max_parallel=None, kube_config=None, kube_context=None, arm_only=False, **live_args):
     from azext_amlk8s import health, waiting
     from azext_amlk8s._constants import TERMINAL_STATES
     from azext_amlk8s.cluster import cluster_and_siblings, extension_not_found, read_extension, state_of
     if ids:
-        return _each(cmd, verify, locals())
-    req = requests.verify(cmd, locals())
+        return _each(cmd, verify, dict(locals(), **live_args))
+    req = requests.verify(cmd, dict(locals(), **live_args))
     _warm_up(req)
     ref, name = req.target.ref, req.target.extension_name
-    extension = read_extension(client, ref, name)
+    extension, seen = read_extension(client, ref, name), None
     if extension is None:
         raise extension_not_found(client, ref, name)
     if req.wait and state_of(extension) not in TERMINAL_STATES:
-        extension = waiting.poll_until_terminal(cmd, client, ref, name, extension, timeout=req.timeout or 1800)
+        seen, watch = _watch(cmd, client, req, extension)
+        extension = waiting.poll_until_terminal(cmd, client, ref, name, extension, timeout=req.timeout or 1800,
+                                                watch=watch)
     # the cluster, the other AzureML extensions on it and what runs inside (verify's verdict depends on all three)
     cluster_body, others = cluster_and_siblings(client, ref, name)
     ctx = waiting.health_context(ref, name)
-    report = health.build_report(extension, ctx, cluster_body, others,
-                                 in_cluster=_inside(cmd, client, req, cluster_body, extension=extension, ctx=ctx))
+    report = health.build_report(extension, ctx, cluster_body, others, in_cluster=_inside(
+        cmd, client, req, cluster_body, extension=extension, ctx=ctx, seen=seen))
     error = _verify_error(client, req, report)
     if error is not None:
         waiting.fail_after_output(cmd, error)
     return report
 
 
-def _inside(cmd, client, req, cluster_body, *, extension, ctx):
+def _inside(cmd, client, req, cluster_body, *, extension, ctx, seen=None):
     from azext_amlk8s import clusterapi
     from azext_amlk8s.cluster import facts_from_bodies
     return clusterapi.after_write(cmd, client, facts_from_bodies(req.target.ref, cluster_body or {}), req.kube,
-                                  extension, ctx=ctx)
+                                  extension, ctx=ctx, seen=seen)
+
+
+def _watch(cmd, client, req, extension):
+    """verify --wait: open the cluster (proving it) and watch it while the extension is in progress."""
+    from azext_amlk8s import clusterapi, live
+    from azext_amlk8s.cluster import gather_facts
+    facts = gather_facts(client, req.target.ref, full=False)
+    seen = clusterapi.look(cmd, client, facts, req.kube, [])
+    return seen, live.start_for(seen[0], extension, facts.ref, req.target.extension_name, req.kube)
 
 
 def _verify_error(client, req, report):

@@ -705,3 +705,29 @@ def after_report(access, proof, bodies, expected, *, ctx, inference):
     router, router_findings = _router_address(bodies, inference)
     section.update({'workloads': workloads, 'podsNotReady': pods, 'healthCheck': checks, 'inferenceRouter': router})
     return section, findings + hc_findings + router_findings
+
+
+# --- for the live reads while ARM's operation runs (live.py) ---------------------------------------------------------
+
+def workload_rows(bodies, expected):
+    """Each expected component with its desired and ready replicas (as in verify's ``inCluster.workloads``)."""
+    return _workloads(bodies, expected)
+
+
+def release_pods(bodies) -> list:
+    """The pods of namespace azureml in ``bodies``."""
+    return _items(bodies.get(path_of(NS, 'pods')))
+
+
+def pod_problem(pod):
+    """(reason, restarts, message, container) of a pod that is not ready, or None."""
+    return _pod_problem(pod)
+
+
+def object_name(obj) -> str:
+    return _name(obj)
+
+
+def pod_finding(pod, problem, *, nodes=None, settings=None):  # pylint: disable=unused-argument
+    """verify's finding for a pod that is not ready."""
+    return _pod_finding(pod, problem)

@@ -58,6 +58,8 @@ class KubeOptions:
     kube_config: Optional[str] = None
     kube_context: Optional[str] = None
     arm_only: bool = False
+    grace: int = 120            # --grace: seconds a release pod may be stuck while the operation runs
+    fail_fast: bool = False     # --fail-fast: stop waiting at the first such diagnosis
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,27 @@ def kube_options(raw) -> KubeOptions:
     if context and not config:
         raise RequiredArgumentMissingError('--kube-context names a context of --kube-config, which is missing.',
                                            'Pass --kube-config <kubeconfig> with it, or leave --kube-context out.')
-    return KubeOptions(config or None, context or None, arm_only)
+    grace, fail_fast = _live_options(raw, arm_only)
+    return KubeOptions(config or None, context or None, arm_only, grace, fail_fast)
+
+
+def _live_options(raw, arm_only):
+    """--grace and --fail-fast: how the cluster is watched while deploy or verify --wait waits."""
+    from azure.cli.core.azclierror import InvalidArgumentValueError, MutuallyExclusiveArgumentError
+    from azext_amlk8s.live import DEFAULT_GRACE_SECONDS
+    grace, fail_fast = plain(raw.get('grace')), bool(raw.get('fail_fast'))
+    waits = not raw.get('no_wait') and not raw.get('dry_run') and ('wait' not in raw or raw.get('wait'))
+    for given, option in ((grace is not None, '--grace'), (fail_fast, '--fail-fast')):
+        if given and arm_only:
+            raise MutuallyExclusiveArgumentError(f'{option} watches the cluster while the command waits, and '
+                                                 '--arm-only reads no cluster.', f'Drop {option} or --arm-only.')
+        if given and not waits:
+            wait = '--wait' if 'wait' in raw else 'a deploy that waits (no --no-wait, no --dry-run)'
+            raise InvalidArgumentValueError(f'{option} applies only with {wait}.', f'Drop {option}.')
+    if grace is not None and (not isinstance(grace, int) or grace < 0):
+        raise InvalidArgumentValueError('--grace must be a whole number of seconds, 0 or more.', 'For example --grace '
+                                        f'{DEFAULT_GRACE_SECONDS}.')
+    return (DEFAULT_GRACE_SECONDS if grace is None else grace), fail_fast
 
 
 def deploy(cmd, raw) -> DeployRequest:

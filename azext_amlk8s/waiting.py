@@ -94,11 +94,13 @@ def send_write(ref, extension_name, method, send, *, check=None):
 _FLAG_FOR = {'Deleting': 'deleted', 'Deploying': 'created', 'Updating': 'updated'}
 
 
-def wait_for(cmd, poller, ref, extension_name, what, *, client):
-    """Wait for a long-running operation (``what``: Deploying, Updating, Deleting) with the CLI's progress."""
+def wait_for(cmd, poller, ref, extension_name, what, *, client, watch=None):
+    """Wait for a long-running operation (``what``: Deploying, Updating, Deleting) with the CLI's progress;
+    ``watch`` (live.Watch) reads the cluster meanwhile and prints what it shows."""
     from azure.cli.core.azclierror import AzureConnectionError, AzureResponseError, ManualInterrupt
     from azure.cli.core.commands import LongRunningOperation
     from azure.core.exceptions import AzureError, HttpResponseError
+    from azext_amlk8s import live
     from azext_amlk8s.cluster import read_extension
     name = shell_quote(extension_name)
     follow = [f'Wait for it: az amlk8s wait {ref.cli_args} -n {name} --{_FLAG_FOR[what]}',
@@ -107,7 +109,10 @@ def wait_for(cmd, poller, ref, extension_name, what, *, client):
         # azure-cli checks the poller every 500 ms by default: completion would be noticed up to 0.5 s late.
         return LongRunningOperation(cmd.cli_ctx, start_msg=f'{what} the AzureML extension',
                                     finish_msg=f'{what} the AzureML extension: done',
-                                    poller_done_interval_ms=DONE_CHECK_MS)(poller)
+                                    poller_done_interval_ms=DONE_CHECK_MS)(
+                                        poller if watch is None else live.WatchedPoller(poller, watch))
+    except live.FailFast as ex:
+        raise live.fail_fast_error(ex, follow[1]) from None
     except KeyboardInterrupt:
         raise ManualInterrupt('Stopped waiting. The operation continues in Azure.', follow) from None
     except HttpResponseError as ex:
@@ -124,6 +129,9 @@ def wait_for(cmd, poller, ref, extension_name, what, *, client):
         # accepted and goes on in Azure, so say so rather than print a bare socket error.
         raise AzureConnectionError(f'Lost the connection to Azure while waiting ({type(ex).__name__}). The operation '
                                    'continues in Azure.', follow) from None
+    finally:
+        if watch is not None:
+            watch.stop()
 
 
 def wait_for_arm_operation(cmd, client, response, api_version, *, what, follow, timeout=3600):
@@ -183,15 +191,19 @@ def wait_until(cmd, read, done, timeout, *, interval=POLLING_INTERVAL, on_change
         progress.end()
 
 
-def poll_until_terminal(cmd, client, ref, extension_name, extension, *, timeout):
-    """verify --wait: follow the extension until Succeeded, Failed or Canceled, reporting each new state."""
+def poll_until_terminal(cmd, client, ref, extension_name, extension, *, timeout, watch=None):
+    """verify --wait: follow the extension until Succeeded, Failed or Canceled, reporting each new state (and, with
+    ``watch``, what the cluster shows meanwhile)."""
     from azure.cli.core.azclierror import ManualInterrupt, ResourceNotFoundError
+    from azext_amlk8s import live
     from azext_amlk8s.cluster import read_extension, state_of
     seen = {'state': state_of(extension)}
     logger.warning('The extension is %s; waiting up to %d s for it to finish.', seen['state'] or 'in an unknown state',
                    timeout)
 
     def read():
+        if watch is not None:
+            watch.drain()
         current = read_extension(client, ref, extension_name)
         if current is None:
             raise ResourceNotFoundError(f"The extension '{extension_name}' was deleted while waiting.",
@@ -209,6 +221,12 @@ def poll_until_terminal(cmd, client, ref, extension_name, extension, *, timeout)
         raise ManualInterrupt('Stopped waiting; the operation continues in Azure.',
                               f'Run az amlk8s verify {ref.cli_args} -n {shell_quote(extension_name)} --wait again '
                               'later.') from None
+    except live.FailFast as ex:
+        raise live.fail_fast_error(ex, f'Follow it: az amlk8s verify {ref.cli_args} -n {shell_quote(extension_name)} '
+                                       '--wait') from None
+    finally:
+        if watch is not None:
+            watch.stop()
     if not finished:
         logger.warning('Gave up waiting after %d s; the extension is still %s.', timeout, state_of(current))
     return current
