@@ -40,6 +40,10 @@ STEPS = [
      '--inference-router-service-type LoadBalancer --ssl-cname ml.contoso.com --install-volcano false '
      '--ssl-cert-pem-file {cert} --ssl-key-pem-file {key} --dry-run '
      '--query properties.configurationProtectedSettings', 0),
+    ('A failure users report, named while the deploy still runs: on aks-gpu the extension operator runs out of '
+     'memory (OOMKilled, then CrashLoopBackOff). ARM would say so only when its wait ends; --fail-fast stops '
+     'waiting at the diagnosis (the extension keeps installing in Azure)',
+     'az amlk8s deploy -g rg-ml -c aks-gpu -t aks --enable-training --install-volcano false --grace 5 --fail-fast', 1),
     ('Deploy: the documented AKS production scenario, with az amlk8s deploy in place of az k8s-extension create '
      'and installVolcano=false, the fix the first check named',
      'az amlk8s deploy --name azureml --extension-type Microsoft.AzureML.Kubernetes --config enableTraining=True '
@@ -70,6 +74,22 @@ def _say(text=''):
     print(text, flush=True)
 
 
+def _oom_release(ks, node_rg):
+    """The release on aks-gpu as it gets stuck: its aml-operator container is OOMKilled and restarts (a class of the
+    public record, shared/real-failures.md), everything else comes up."""
+    from tests.emulator.kube import failures as kf
+    from tests.emulator.kube.store import now_iso
+
+    def objects():
+        release = ks.azureml_components('azureml', inference=False, install_volcano=False,
+                                        nodes=ks.node_names(ks.aks_nodes(node_rg)))
+        kept = [o for o in release if not (o['kind'] in ('Pod', 'Deployment')
+                                           and o['metadata']['name'].startswith('aml-operator'))]
+        return kept + [ks.deployment('aml-operator', ready=0),
+                       kf.crashing_pod('aml-operator-5d8f7c6b9-q7w2e', reason='OOMKilled', since=now_iso())]
+    return objects
+
+
 def main():
     sys.path.insert(0, str(REPO))
     from tests.certs import make_tls_files
@@ -87,6 +107,10 @@ def main():
             emu.set_kubeconfig('aks-prod', kube.kubeconfig('aks-prod'))
             release = ks.azureml_components('azureml', nodes=ks.node_names(ks.aks_nodes(node_rg)),
                                             install_volcano=False) + [ks.healthcheck_configmap()]
+            gpu_rg = emu.resource(emu.cluster_id('aks-gpu'))['properties']['nodeResourceGroup']
+            kube.add_cluster('aks-gpu', ks.aks_world(gpu_rg, installed=False))
+            emu.set_kubeconfig('aks-gpu', kube.kubeconfig('aks-gpu'))
+            failing = _oom_release(ks, gpu_rg)
             config_dir = azconfig.seed_config_dir(work / 'azure-config', emu.base_url, emu.subscription_id,
                                                   emu.tenant_id)
             home = work / 'home'
@@ -109,6 +133,10 @@ def main():
                 _say('$ ' + command)
                 if command.startswith('az amlk8s deploy --name'):
                     kube.put('aks-prod', *release)
+                live = '--fail-fast' in command
+                if live:        # ARM's operation runs for a minute; the release's operator crashes at once
+                    emu.settings(complete_after=60)
+                    kube.put('aks-gpu', *failing())
                 started = time.monotonic()
                 result = subprocess.run([str(AZ)] + shlex.split(command)[1:], env=env, cwd=work,
                                         capture_output=True, text=True, timeout=300, check=False)
@@ -116,6 +144,8 @@ def main():
                 if output:
                     _say(output)
                 _say('[exit code {}, {:.1f} s]'.format(result.returncode, time.monotonic() - started))
+                if live:
+                    emu.settings(complete_after=None)
                 if result.returncode != expected:
                     failures += 1
                     _say('!! expected exit code {}'.format(expected))
