@@ -24,7 +24,7 @@ import calendar
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from knack.log import get_logger
 
@@ -108,15 +108,13 @@ class Tracker:
 class Watch:
     """The background reads of one wait; ``drain()`` prints (and, with --fail-fast, raises) in the caller's thread."""
 
-    def __init__(self, reader, paths, tracker, *, fail_fast=False, interval=ROUND_SECONDS,
-                 clock: Callable[[], float] = time.monotonic):
-        self.reader, self.paths, self.tracker = reader, list(paths), tracker
-        self.fail_fast, self.interval, self.clock = fail_fast, interval, clock
+    def __init__(self, reader, paths, tracker, *, fail_fast=False):
+        self._source = (reader, list(paths))
+        self.tracker, self.fail_fast = tracker, fail_fast
         self._queue: List[tuple] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name='amlk8s-live-reads', daemon=True)
-        self.rounds = 0
 
     def start(self):
         self._thread.start()
@@ -127,24 +125,24 @@ class Watch:
 
     def _run(self):
         from azext_amlk8s import kube
+        reader, paths = self._source
         while not self._stop.is_set():
-            started = self.clock()
+            started = time.monotonic()
             try:
-                bodies = self.reader.get_all(self.paths)
+                bodies = reader.get_all(paths)
             except kube.Unreachable:
                 return                                  # the cluster stopped answering: ARM's wait goes on alone
             except Exception:  # pylint: disable=broad-except
                 return
-            self.rounds += 1
             try:
-                line, overdue = self.tracker.observe(bodies, self.clock(), time.time())
+                line, overdue = self.tracker.observe(bodies, time.monotonic(), time.time())
             except Exception:  # pylint: disable=broad-except
                 line, overdue = None, []
             with self._lock:
                 if line:
                     self._queue.append(('progress', line))
                 self._queue.extend(('finding', item) for item in overdue)
-            self._stop.wait(max(0.0, self.interval - (self.clock() - started)))
+            self._stop.wait(max(0.0, ROUND_SECONDS - (time.monotonic() - started)))
 
     def drain(self):
         """Print what the reads found since the last call; raise FailFast for the first overdue pod if asked."""
