@@ -351,7 +351,7 @@ ERROR_CATALOGUE: Tuple[Rule, ...] = (
          '{rg}.'),
     Rule('not-connectable', 'EXTENSION_NOT_CONNECTABLE', (r'not connectable',),
          'AzureML could not reach the extension in the cluster.',
-         'Detach and attach the compute again (az ml compute detach, then az ml compute attach), and check that '
+         'Detach and attach the compute again (az amlk8s detach, then az amlk8s attach), and check that '
          'every pod is Running: kubectl get pods -n azureml.',
          cluster_fix=(('arc', 'On Azure Arc, the relayserver pods must be Running and the Azure Relay in resource '
                               'group {rg} must not be modified or deleted.'),)),
@@ -511,6 +511,7 @@ def _context_fields(ctx: Optional[Context]) -> Dict[str, str]:
     return {'rg': rg, 'cluster': cluster, 'type': cluster_type, 'name': name, 'release': name,
             'cluster_id': shell_quote(_str(ctx.cluster_id).strip() or '<cluster-resource-id>'),
             'target': f'-g {rg} -c {cluster} -t {cluster_type} -n {name}',
+            'cluster_args': f'-g {rg} -c {cluster} -t {cluster_type}',
             '_kind': _cluster_kind(ctx.cluster_type)}
 
 
@@ -1072,9 +1073,9 @@ def _next_steps(verdict: str, state: str, findings: Sequence[dict], fields: Mapp
             steps.append('Find the inference router address (point sslCname at it in DNS): '
                          'kubectl get svc azureml-fe -n azureml')
         steps.append('Create the namespace for AzureML workloads if needed: kubectl create namespace <namespace>')
-        steps.append('Attach the cluster to a workspace: az ml compute attach --resource-group <workspace-rg> '
-                     '--workspace-name <workspace> --type Kubernetes --name <compute-name> '
-                     '--resource-id "{cluster_id}" --identity-type SystemAssigned --namespace <namespace> --no-wait')
+        steps.append('Attach the cluster to a workspace (its subscription, the namespace and the extension are '
+                     'checked first): az amlk8s attach {cluster_args} --workspace <workspace-resource-id> '
+                     '--compute-name <compute-name> --namespace <namespace>')
         if kind == 'aks':
             steps.append('The workspace must be in the same subscription as this AKS cluster; for another '
                          'subscription, connect the cluster to Azure Arc first.')

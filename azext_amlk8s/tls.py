@@ -723,8 +723,6 @@ def _subject_text(cert) -> str:
 
 def _check_key_matches(key, certs: list, *,  # pylint: disable=too-many-arguments
                        cert_path: str, key_path: str, cert_arg: str, key_arg: str):
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     key_public = _public_bytes(key.public_key())
     cert_publics = [_public_bytes(c.public_key()) for c in certs]
     if key_public is not None and cert_publics[0] == key_public:
@@ -739,17 +737,25 @@ def _check_key_matches(key, certs: list, *,  # pylint: disable=too-many-argument
                  "certificate that issued it, and so on up the chain.",
                  "List the certificates in their current order: " + _LIST_CHAIN_CMD.format(path=_q(cert_path))])
     src_cert, src_key = _q(cert_path), _q(key_path)
+    # Public keys compare for every key type; RSA moduli (openssl x509 -modulus) fail on EC and Ed25519.
     commands = [f"Compare the public keys: openssl x509 -noout -pubkey -in {src_cert} | openssl md5 "
                 f"and openssl pkey -pubout -in {src_key} | openssl md5 (the two hashes must be equal)"]
-    if isinstance(key, rsa.RSAPrivateKey):
-        commands.insert(0, f"Compare the RSA moduli: openssl x509 -noout -modulus -in {src_cert} | openssl md5 "
-                           f"and openssl rsa -noout -modulus -in {src_key} | openssl md5 (they must be equal)")
     raise InvalidArgumentValueError(
         f"The private key given to {key_arg} does not match the server certificate "
         f"({_subject_text(certs[0])}) in the file '{_shown(cert_path)}' given to {cert_arg}. The inference endpoint "
         "cannot serve HTTPS with a key that does not belong to its certificate (E40007 INVALID_SSL_SETTING).",
         ["Pass the private key that was used to request this certificate, or the certificate issued for this key."]
         + commands)
+
+
+def _wildcard_example(name: str, cname: str) -> str:
+    """A name ``name`` covers, to suggest: a wildcard's label from ``cname`` when it has a host label of its own
+    (``ml.fabrikam.com`` -> ``ml.contoso.com``), else ``<name>`` (never the invented ``contoso.contoso.com``)."""
+    if not name.startswith("*."):
+        return name
+    labels = cname.rstrip(".").split(".")
+    label = labels[0] if len(labels) >= 3 and _parse_ip(cname) is None else "<name>"
+    return label + name[1:]
 
 
 def _leaf_names(cert, cert_path: str, cert_arg: str) -> Tuple[Optional[str], Tuple[str, ...], Tuple[str, ...]]:
@@ -971,17 +977,21 @@ def _check_cname(cname: str, names: _Names, *,  # pylint: disable=too-many-argum
     covered = list(dict.fromkeys(covered))
     if covered:
         listing = f"it is valid for: {_names_list(covered)}"
-        examples = [n.replace("*", cname.split(".", 1)[0], 1) if n.startswith("*.") else n for n in covered]
+        examples = [_wildcard_example(n, cname) for n in covered]
         use = (f"Use one of the names the certificate covers, for example "
                f"{_arg_with_value(cname_arg, _shown(examples[0]))}, and point that name at the inference endpoint.")
     else:
         listing = "it names no host at all (no subject alternative names and no common name)"
         use = f"Issue a certificate whose subject alternative names include {cname}."
     url_host = f"[{cname}]" if ":" in cname else cname
+    wildcard_note = ""
+    if any(n.startswith("*.") for n in covered):
+        wildcard_note = " A wildcard name covers exactly one left-most label"
+        apex = [n for n in covered if n.startswith("*.") and n[2:].lower().rstrip(".") == cname.lower().rstrip(".")]
+        wildcard_note += (f", not the domain itself: {apex[0]} does not cover {cname}." if apex else ".")
     raise InvalidArgumentValueError(
         f"The {cname_arg} value '{cname}' is not covered by the server certificate in the file "
         f"'{_shown(cert_path)}' given to {cert_arg}: {listing}. Clients connecting to https://{url_host} would reject "
-        "the certificate (E40007 INVALID_SSL_SETTING)."
-        + (" A wildcard name covers exactly one left-most label." if any("*" in n for n in covered) else ""),
+        "the certificate (E40007 INVALID_SSL_SETTING)." + wildcard_note,
         [use, f"Or issue a certificate whose subject alternative names include {cname}.",
          f"Inspect the certificate's names: openssl x509 -in {_q(cert_path)} -noout -ext subjectAltName"])

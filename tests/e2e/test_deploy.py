@@ -136,6 +136,9 @@ def test_scenario_a_aks_proof_of_concept_verbatim(az, emu):
     assert result.json["provisioningState"] == "Succeeded" and result.json["extensionType"] == \
         "Microsoft.AzureML.Kubernetes"
     assert "HTTPS is off" in result.stderr and "az amlk8s verify -g rg-ml -c aks-poc" in result.stderr
+    # The next step is the product's own attach (with its checks), not az ml compute attach.
+    assert "az amlk8s attach -g rg-ml -c aks-poc -t managedClusters --workspace" in result.stderr
+    assert "az ml compute" not in result.stderr
     assert emu.extension("aks-poc")["properties"]["provisioningState"] == "Succeeded"
     reads = assert_reads_once(result)
     assert any(p.endswith("/managedclusters/aks-poc") for p in reads)

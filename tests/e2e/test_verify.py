@@ -200,8 +200,8 @@ def test_verify_succeeded_reports_components_next_steps_and_attach_command(az, e
     cluster_id = emu.cluster_id("aks-with-ext")
     attach = [s for s in report["nextSteps"] if s.startswith("Attach the cluster")]
     assert len(attach) == 1
-    assert "az ml compute attach" in attach[0] and "--type Kubernetes" in attach[0]
-    assert f'--resource-id "{cluster_id}"' in attach[0]
+    assert "az amlk8s attach -g rg-ml -c aks-with-ext -t managedClusters --workspace" in attach[0]
+    assert "az ml compute" not in steps and cluster_id
     assert "az aks get-credentials --resource-group rg-ml --name aks-with-ext" in steps
 
 
@@ -236,7 +236,7 @@ def test_verify_table(az):
     components = [line.split()[1] for line in lines if line.startswith("component ")]
     assert "aml-operator" in components and "azureml-fe-v2" in components and "relayserver" not in components
     assert any("azureml-fe-v2 (deployment, 3 replicas)" in line for line in lines)
-    assert any(line.startswith("next step") and "az ml compute attach" in line for line in lines)
+    assert any(line.startswith("next step") and "az amlk8s attach" in line for line in lines)
 
 
 # --- verify: failed, each mapped error -> its fix -------------------------------------------------------------------

@@ -131,7 +131,7 @@ SAMPLES = [
     ('Relay resource id or connection string are not provided.', 'relay-missing',
      [f'az amlk8s deploy {AKS_TARGET}']),
     ('InferencingClientCallFailed: The k8s-extension of the Kubernetes cluster is not connectable.',
-     'not-connectable', ['az ml compute attach', 'kubectl get pods -n azureml']),
+     'not-connectable', ['az amlk8s attach', 'kubectl get pods -n azureml']),
     ('UserError: AzureML Kubernetes job failed. : Dispatch Job Fail: Cluster does not support job type RegularJob',
      'training-not-enabled', [f'az amlk8s update {AKS_TARGET} --enable-training true']),
     ('0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available.', 'insufficient-resources',
@@ -515,10 +515,10 @@ def test_health_report_succeeded_is_healthy_aks():
     assert any('helm test -n azureml azureml --logs' in step for step in steps)
     assert any('jsonpath={.data.reports-test}' in step for step in steps)
     assert any(step.endswith('kubectl get events -n azureml --sort-by=.lastTimestamp') for step in steps)
-    attach = [s for s in steps if 'az ml compute attach' in s]
-    assert attach == ['Attach the cluster to a workspace: az ml compute attach --resource-group <workspace-rg> '
-                      '--workspace-name <workspace> --type Kubernetes --name <compute-name> '
-                      f'--resource-id "{AKS_ID}" --identity-type SystemAssigned --namespace <namespace> --no-wait']
+    attach = [s for s in steps if 'attach' in s]
+    assert attach == ['Attach the cluster to a workspace (its subscription, the namespace and the extension are '
+                      'checked first): az amlk8s attach -g ml-rg -c ml-aks -t managedClusters --workspace '
+                      '<workspace-resource-id> --compute-name <compute-name> --namespace <namespace>']
     assert any('kubectl get svc azureml-fe -n azureml' in s for s in steps)
     assert any('same subscription' in s for s in steps)
     assert not any('Relay' in s for s in steps)
@@ -533,7 +533,7 @@ def test_health_report_succeeded_arc_has_relay_note_and_proxy():
     assert 'az connectedk8s proxy --resource-group edge-rg --name edge-k8s' in steps[0]
     assert not any('az aks get-credentials' in s for s in steps)
     assert any('Azure Relay in resource group edge-rg' in s for s in steps)
-    assert any(f'--resource-id "{ARC_ID}"' in s for s in steps)
+    assert any('az amlk8s attach -g edge-rg -c edge-k8s -t connectedClusters --workspace' in s for s in steps)
     assert report['endpoint'] is None
     assert 'relayserver' in names(report['components'])
     assert 'amlext-kube-state-metrics' in names(report['components'])
@@ -554,7 +554,7 @@ def test_health_report_in_progress(state, wait_flag, section):
         assert f'az amlk8s verify {AKS_TARGET} --wait' in finding['fix']
     assert any(f'jsonpath={{.data.reports-{section}}}' in s for s in report['nextSteps'])
     assert any(f'az amlk8s verify {AKS_TARGET} --wait' in s for s in report['nextSteps'])
-    assert not any('az ml compute attach' in s for s in report['nextSteps'])
+    assert not any('attach' in s for s in report['nextSteps'])
 
 
 def test_health_report_in_progress_keeps_error_statuses():
@@ -658,7 +658,7 @@ def test_health_report_degraded():
     finding = report['findings'][0]
     assert (finding['source'], finding['level'], finding['code']) == ('statuses[0]', 'warning', 'E45001')
     assert [r['code'] for r in finding['related']] == ['insufficient-resources']
-    assert not any('az ml compute attach' in s for s in report['nextSteps'])
+    assert not any('attach' in s for s in report['nextSteps'])
     for level in ('Error', 'error', 'ERROR'):
         statuses[0]['level'] = level
         assert build_report(extension(statuses=statuses), AKS)['verdict'] == 'Degraded'
@@ -774,7 +774,7 @@ def test_health_report_cluster_id_from_settings_when_no_id():
     body['properties']['configurationSettings'].pop('clusterId')
     report = build_report(body, Context('ml-rg', 'ml-aks', 'managedClusters', 'azureml'))
     assert report['clusterId'] is None
-    assert any('--resource-id "<cluster-resource-id>"' in s for s in report['nextSteps'])
+    assert any('az amlk8s attach -g ml-rg -c ml-aks -t managedClusters --workspace' in s for s in report['nextSteps'])
 
 
 def test_health_report_unknown_cluster_type_lists_both_access_commands():

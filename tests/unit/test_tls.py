@@ -748,9 +748,8 @@ def test_mismatched_key(tmp_path, labels, key_type):
                   names=[labels[0], labels[1], "does not match"], fragments=files.secret_fragments())
     recommendation = _rec(exc)
     assert "openssl x509 -noout -pubkey -in" in recommendation
-    if key_type == "rsa":
-        assert f"openssl x509 -noout -modulus -in {files.cert_path} | openssl md5" in recommendation
-        assert f"openssl rsa -noout -modulus -in {files.key_path} | openssl md5" in recommendation
+    # The RSA moduli comparison fails on EC and Ed25519 certificates: only the public-key one is offered.
+    assert "-modulus" not in recommendation
 
 
 def test_key_of_another_type_does_not_match(tmp_path):
@@ -850,6 +849,20 @@ def test_cname_not_covered_lists_names_and_recommends(tmp_path, labels):
     expected = "--ssl-cname a.contoso.com" if labels is FLAG_LABELS else "sslCname=a.contoso.com"
     assert expected in recommendation
     assert "subjectAltName" in recommendation
+
+
+@pytest.mark.parametrize("cname,example,apex", [
+    ("contoso.com", "<name>.contoso.com", True),  # the apex: not contoso.contoso.com
+    ("fabrikam.com", "<name>.contoso.com", False),
+    ("ml.fabrikam.com", "ml.contoso.com", False),
+])
+def test_wildcard_suggestion_is_a_name_the_certificate_covers(tmp_path, cname, example, apex):
+    files = make_tls_files(tmp_path, key_type="ec", sans=["*.contoso.com"])
+    exc = _reject(InvalidArgumentValueError, files.cert_path, files.key_path, cname, labels=FLAG_LABELS,
+                  names=["not covered", "exactly one left-most label"])
+    assert f"--ssl-cname {example}" in _rec(exc)
+    assert "contoso.contoso.com" not in _rec(exc) + exc.error_msg
+    assert ("does not cover contoso.com" in exc.error_msg) is apex
 
 
 def test_cname_not_covered_truncates_a_long_list(tmp_path):
@@ -1011,10 +1024,15 @@ def test_recommended_passphrase_removal_works(tmp_path, key_type, key_format):
 
 
 @pytest.mark.skipif(not HAS_OPENSSL, reason="openssl CLI not installed")
-def test_recommended_modulus_commands_show_the_mismatch(tmp_path):
-    files = make_tls_files(tmp_path, mismatched_key=True)
+@pytest.mark.parametrize("cert_type,key_type", [("rsa", "rsa"), ("ec", "ec"), ("ec", "rsa"), ("rsa", "ec")])
+def test_recommended_public_key_commands_show_the_mismatch(tmp_path, cert_type, key_type):
+    """The comparison offered runs for every key type and shows that the two differ."""
+    files = make_tls_files(tmp_path, key_type=cert_type, mismatched_key=True)
+    if key_type != cert_type:
+        files.key_path.write_bytes(make_tls_files(tmp_path / "other", key_type=key_type).key_pem)
     exc = _reject(InvalidArgumentValueError, files.cert_path, files.key_path)
-    line = _command_in(exc, "openssl x509 -noout -modulus")
+    assert "-modulus" not in _rec(exc)
+    line = _command_in(exc, "openssl x509 -noout -pubkey")
     first, second = line.split(" and ", 1)
     second = second.split(" (", 1)[0]
     outputs = [subprocess.run(c, shell=True, check=True, capture_output=True, timeout=30).stdout
