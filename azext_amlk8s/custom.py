@@ -79,10 +79,10 @@ def deploy(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
                               watch=live.start_for(seen[0], body, ref, name, req.kube))
     _refuse_second_azureml(client, ref, name)
     _report_in_cluster(cmd, client, req, facts, body=body, seen=seen)
-    logger.warning('Next: az amlk8s verify %s -n %s, then attach the cluster to a workspace with az ml compute '
-                   'attach --resource-group <workspace-rg> --workspace-name <workspace> --type Kubernetes --name '
-                   '<compute-name> --resource-id %s --identity-type SystemAssigned --namespace <namespace>',
-                   ref.cli_args, _name(req.target), shell_quote(ref.resource_id))
+    logger.warning('Next: az amlk8s verify %s -n %s, then attach the cluster to a workspace (its subscription, '
+                   'the namespace and the extension are checked first) with az amlk8s attach %s --workspace '
+                   '<workspace-resource-id> --compute-name <compute-name> --namespace <namespace>',
+                   ref.cli_args, _name(req.target), ref.cli_args)
     return result
 
 
@@ -500,8 +500,11 @@ def detach(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
     existing = ws_rules.read_compute(client, ws, name)
     if existing is None:
         raise ws_rules.compute_not_found(client, ws, name)
+    ws_rules.refuse_unless_kubernetes(existing, name, ws)
     if req.ref is not None:
         ws_rules.refuse_unless_on_cluster(existing, name, ws, req.ref)
+    elif req.scope is not None:
+        ws_rules.refuse_outside_scope(existing, name, ws, req.scope)
     waiting.confirm(cmd, ws_rules.detach_question(existing, name, ws), req.yes, 'The detach')
     see = f'az ml compute show --name {shell_quote(name)} {ws.ml_args}'
     response = waiting.send_write(None, None, 'DELETE', lambda: arm_send(

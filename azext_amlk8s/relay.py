@@ -174,6 +174,7 @@ class RelayFinding:
     kind: str                 # 'namespace' | 'hybridConnection'
     owner: str                # 'amlk8s' | 'k8s-extension' | 'user' | 'missing'
     action: str = 'kept'      # 'kept' | 'deleted' | 'to delete'
+    others: Optional[List[str]] = None  # namespace: the other hybrid connections in it (None: could not be listed)
 
     def to_dict(self):
         return {'id': self.resource_id, 'kind': self.kind, 'createdBy': self.owner, 'action': self.action}
@@ -192,8 +193,26 @@ def owned_resources(client, settings: dict) -> List[RelayFinding]:
     created_by = tags.get(TAG_KEY)
     owner = 'amlk8s' if created_by == TAG_VALUE else 'k8s-extension' if created_by == K8S_EXTENSION_TAG_VALUE \
         else 'user'
-    return [RelayFinding(plan.namespace_id, 'namespace', owner),
+    others = _other_hybrid_connections(client, plan) if owner in DELETABLE_OWNERS else []
+    return [RelayFinding(plan.namespace_id, 'namespace', owner, others=others),
             RelayFinding(plan.hybrid_connection_id, 'hybridConnection', owner)]
+
+
+def _other_hybrid_connections(client, plan: RelayPlan) -> Optional[List[str]]:
+    """The names of the namespace's hybrid connections other than the extension's own (another Arc cluster's relay
+    may share the namespace); None when they cannot be listed (refused, failing), which keeps the namespace."""
+    from azure.core.exceptions import AzureError
+    from azext_amlk8s._transport import arm_list
+    try:
+        items = arm_list(client, _path(plan, 'hybridConnections'), RELAY_API)
+    except AzureError:
+        return None
+    own = plan.hybrid_connection_id.rsplit('/', 1)[-1].lower()
+    return [str(i.get('name')) for i in items or () if isinstance(i, dict) and str(i.get('name')).lower() != own]
+
+
+def _namespace_is_shared(finding: 'RelayFinding') -> bool:
+    return finding.others is None or bool(finding.others)
 
 
 def delete_namespace(client, resource_group: str, namespace: str, subscription_id: str, no_wait: bool = False):
@@ -210,6 +229,12 @@ def delete_namespace(client, resource_group: str, namespace: str, subscription_i
         response = arm_get(client, location, RELAY_API, allow_404=True)
         if response.status != 202:
             return
+
+
+def delete_hybrid_connection(client, hc_id: str):
+    """DELETE one hybrid connection (HybridConnections_Delete: 200, or 204 when it is already gone)."""
+    from azext_amlk8s._transport import arm_send
+    arm_send(client, 'DELETE', hc_id, RELAY_API, allow_404=True)
 
 
 def resupply_key(client, settings_now, protected, public):
@@ -240,11 +265,21 @@ def delete_question(extension_name, ref, found, force, cleanup) -> str:
         lines.append('--force deletes the Azure resource even if the cluster cannot confirm the uninstall; '
                      'components may stay in the cluster.')
     ours = [f for f in found if f.owner in DELETABLE_OWNERS and f.kind == 'namespace']
-    if ours:
+    if ours and cleanup and _namespace_is_shared(ours[0]):
+        lines.append(f"The Azure Relay namespace {ours[0].resource_id.rsplit('/', 1)[-1]} is kept: "
+                     f"{_shared_reason(ours[0])}; --cleanup deletes only this extension's hybrid connection in it.")
+    elif ours:
         lines.append((f"The Azure Relay namespace {ours[0].resource_id.rsplit('/', 1)[-1]} (created by "
                       f"{OWNER_NAMES[ours[0].owner]} for this extension) is "
                       f"{('deleted too (--cleanup)' if cleanup else 'kept (add --cleanup to delete it)')}."))
     return ' '.join(lines)
+
+
+def _shared_reason(finding: 'RelayFinding') -> str:
+    if finding.others is None:
+        return 'its hybrid connections could not be listed, so another cluster may still use it'
+    shown = ', '.join(finding.others[:5]) + (f' and {len(finding.others) - 5} more' if len(finding.others) > 5 else '')
+    return f'it still holds the hybrid connection{"s" if len(finding.others) > 1 else ""} {shown} of another cluster'
 
 
 def report_after_delete(client, found, cleanup, no_wait, say):
@@ -256,7 +291,14 @@ def report_after_delete(client, found, cleanup, no_wait, say):
         parts = finding.resource_id.split('/')
         name, group, subscription = parts[-1], parts[4], parts[2]
         maker = OWNER_NAMES.get(finding.owner, 'you')
-        if finding.owner in DELETABLE_OWNERS and cleanup:
+        if finding.owner in DELETABLE_OWNERS and cleanup and _namespace_is_shared(finding):
+            # A parent with other dependents is kept: only this extension's hybrid connection goes.
+            own = [f.resource_id for f in found if f.kind == 'hybridConnection']
+            for hc_id in own:
+                delete_hybrid_connection(client, hc_id)
+            say(f'Kept the Azure Relay namespace {name}: {_shared_reason(finding)}. Deleted only this extension\'s '
+                f"hybrid connection {own[0].rsplit('/', 1)[-1] if own else ''}.".replace(' .', '.'))
+        elif finding.owner in DELETABLE_OWNERS and cleanup:
             delete_namespace(client, group, name, subscription, no_wait=no_wait)
             say(f'Deleted the Azure Relay namespace {name} that {maker} created for this extension.')
         elif finding.owner in DELETABLE_OWNERS:

@@ -129,6 +129,7 @@ class DetachRequest:
     ref: Optional['ClusterRef']         # with the cluster arguments: the compute must be on this cluster
     yes: bool
     no_wait: bool
+    scope: Optional[tuple] = None       # (subscription, resource group, cluster type) without --cluster-name
 
 
 def target(cmd, raw) -> Target:
@@ -290,11 +291,19 @@ def attach(cmd, raw) -> AttachRequest:
 def detach(cmd, raw) -> DetachRequest:
     from azure.cli.core.azclierror import RequiredArgumentMissingError
     from azext_amlk8s import workspace
+    from azext_amlk8s.cluster import normalize_cluster_type
     cluster = [plain(raw.get(k)) for k in ('resource_group_name', 'cluster_name', 'cluster_type')]
-    if any(v is not None for v in cluster[1:]) and not all(v is not None for v in cluster):
+    if cluster[1] is not None and not all(v is not None for v in cluster):
         raise RequiredArgumentMissingError(
-            'To check that the compute is on your cluster, give all of --resource-group, --cluster-name and '
-            '--cluster-type (or none of them).', 'For example: -g <resource-group> -c <cluster> -t managedClusters')
+            'To check that the compute is on your cluster, give --resource-group and --cluster-type with '
+            '--cluster-name.', 'For example: -g <resource-group> -c <cluster> -t managedClusters')
     ref = target(cmd, raw).ref if cluster[1] is not None else None
+    # -g (and -t) without -c still narrow the target: the compute's cluster must be in that resource group (of that
+    # type); a scoping argument is never ignored.
+    scope = None
+    if ref is None and (cluster[0] is not None or cluster[2] is not None):
+        from azure.cli.core.commands.client_factory import get_subscription_id
+        scope = (get_subscription_id(cmd.cli_ctx), cluster[0],
+                 normalize_cluster_type(cluster[2]) if cluster[2] is not None else None)
     return DetachRequest(workspace_ref(raw), workspace.validate_compute_name(raw['compute_name']), ref,
-                         bool(raw.get('yes')), bool(raw.get('no_wait')))
+                         bool(raw.get('yes')), bool(raw.get('no_wait')), scope)

@@ -377,6 +377,46 @@ def refuse_unless_on_cluster(existing, compute_name, ws: WorkspaceRef, ref):
                           'it anyway.')
 
 
+def refuse_unless_kubernetes(existing, compute_name, ws: WorkspaceRef):
+    """detach removes only what this product attaches: a compute of type Kubernetes."""
+    from azure.cli.core.azclierror import ValidationError
+    props = _props(existing)
+    kind = str(props.get('computeType') or '')
+    if kind.lower() == KUBERNETES.lower():
+        return
+    raise ValidationError(f"Compute '{compute_name}' of the {ws.display} is {_a(kind or 'untyped')} compute, not a "
+                          'Kubernetes compute: az amlk8s detach removes only the Kubernetes computes that attach AKS '
+                          'and Azure Arc-enabled clusters. Nothing was changed.',
+                          f'Check --compute-name; to remove this compute use az ml compute detach --name '
+                          f'{shell_quote(compute_name)} {ws.ml_args} (or az ml compute delete).')
+
+
+def refuse_outside_scope(existing, compute_name, ws: WorkspaceRef, scope):
+    """-g (and -t) without -c: the compute's cluster must be in that resource group (and of that type)."""
+    from azure.cli.core.azclierror import ValidationError
+    subscription, resource_group, cluster_type = scope
+    resource_id = str(_props(existing).get('resourceId') or '')
+    parts = resource_id.strip('/').split('/')
+    keys = {parts[i].lower(): parts[i + 1] for i in range(0, len(parts) - 1, 2)}
+    wanted = []
+    if resource_group is not None:
+        wanted.append(str(keys.get('subscriptions', '')).lower() == str(subscription or '').lower()
+                      and str(keys.get('resourcegroups', '')).lower() == resource_group.lower())
+    if cluster_type is not None:
+        wanted.append(cluster_type.lower() in [p.lower() for p in parts])
+    if all(wanted):
+        return
+    given = ' '.join(f'{flag} {shell_quote(value)}' for flag, value in
+                     (('-g', resource_group), ('-t', cluster_type)) if value is not None)
+    raise ValidationError(f"Compute '{compute_name}' of the {ws.display} attaches {resource_id or 'no cluster'}, "
+                          f'which is not a cluster of {given}. Nothing was changed.',
+                          'Check --compute-name and the cluster arguments, or drop them to detach it anyway.')
+
+
+def _a(word: str) -> str:
+    return ('an ' if word[:1].lower() in 'aeiou' else 'a ') + word
+
+
 def detach_question(existing, compute_name, ws: WorkspaceRef) -> str:
     props = _props(existing)
     return (f"Detach compute '{compute_name}' ({props.get('computeType') or 'compute'} on "

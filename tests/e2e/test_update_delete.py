@@ -428,6 +428,32 @@ def test_delete_arc_cleanup_deletes_the_relay_amlk8s_created(az, emu):
     assert "Deleted the Azure Relay namespace" in deleted.stderr
 
 
+def test_delete_arc_cleanup_keeps_a_namespace_that_holds_another_clusters_hybrid_connection(az, emu):
+    """A parent with other dependents is kept: --cleanup deletes only this extension's hybrid connection."""
+    hc_id, namespace_id = relay_ids(emu)
+    other = scenarios.hybrid_connection(namespace_id, "arc-other-hc", "eastus")
+    emu.put_resource(other["id"], other)
+    deleted = clean(az(f"amlk8s delete {ARC} --yes --cleanup", expect=0))
+    assert [(w.method, w.path) for w in deleted.writes] == \
+        [("DELETE", emu.extension_id("arc-with-ext")), ("DELETE", hc_id)]
+    assert emu.resource(namespace_id) is not None and emu.resource(other["id"]) is not None
+    assert emu.resource(hc_id) is None
+    name = namespace_id.rsplit("/", 1)[-1]
+    assert f"Kept the Azure Relay namespace {name}: it still holds the hybrid connection arc-other-hc" \
+        in deleted.stderr
+
+
+def test_delete_arc_cleanup_keeps_the_namespace_when_its_hybrid_connections_cannot_be_listed(az, emu):
+    """An unknown is not an all clear: a refused list of the namespace's hybrid connections keeps the namespace."""
+    hc_id, namespace_id = relay_ids(emu)
+    emu.add_fault("GET", path=namespace_id + "/hybridConnections$", status=403, code="AuthorizationFailed",
+                  message="no read permission", times=5)
+    deleted = clean(az(f"amlk8s delete {ARC} --yes --cleanup", expect=0))
+    assert [w.path for w in deleted.writes] == [emu.extension_id("arc-with-ext"), hc_id]
+    assert emu.resource(namespace_id) is not None
+    assert "could not be listed" in deleted.stderr
+
+
 def test_delete_arc_cleanup_deletes_the_relay_k8s_extension_created_and_keeps_an_untagged_one(az, emu):
     """Contract (delete --cleanup): a relay tagged by amlk8s or by az k8s-extension is removed; a relay the user
     brought (no such tag) is never deleted, only named."""

@@ -199,6 +199,30 @@ def test_detach_with_cluster_arguments_refuses_a_compute_of_another_cluster(az):
     az(DETACH + " -g rg-ml -c aks-with-ext -t aks --yes", expect=0)
 
 
+def test_detach_refuses_a_compute_that_is_not_kubernetes(az, emu):
+    """detach removes only Kubernetes computes (what attach makes); a legacy AKS or any other compute is kept."""
+    ws = emu.resource(WS1)
+    for name, kind in (("aks-old", "AKS"), ("cpu-cluster", "AmlCompute")):
+        other = scenarios.compute(ws, name, kind, cluster_id("aks-with-ext"))
+        emu.put_resource(other["id"], other)
+        result = refused(az(f"amlk8s detach --workspace {WS1} --compute-name {name} --yes"), 1)
+        assert f"is {'an' if kind[0] in 'AE' else 'a'} {kind} compute, not a Kubernetes compute" in result.stderr
+        assert "az ml compute detach --name " + name in result.stderr
+        assert result.writes == [] and emu.resource(other["id"]) is not None
+
+
+def test_detach_honours_a_resource_group_given_alone(az, emu):
+    """-g (and -t) without -c narrow the target: a compute on a cluster elsewhere is kept."""
+    result = refused(az(DETACH + " -g rg-other --yes"), 1)
+    assert "not a cluster of -g rg-other" in result.stderr and cluster_id("aks-with-ext") in result.stderr
+    assert result.writes == []
+    refused(az(DETACH + " -t connectedClusters --yes"), 1)
+    refused(az(DETACH + " -c aks-with-ext --yes"), 1)             # -c needs -g and -t
+    assert emu.resource(f"{WS1}/computes/k8s-with-ext") is not None
+    done = az(DETACH + " -g RG-ML -t aks --yes", expect=0)        # resource group names are case-insensitive
+    assert [w.method for w in done.writes] == ["DELETE"]
+
+
 def test_detach_of_a_missing_compute_exits_3(az):
     refused(az(f"amlk8s detach --workspace {WS1} --compute-name nothing-here --yes"), 3)
 
