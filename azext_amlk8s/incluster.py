@@ -9,9 +9,9 @@ Sources: how-to-deploy-kubernetes-extension (components table, sslSecret), troub
 ``arcml-healthcheck`` report) and docs/attach-compute-on-aks-v1-cluster.md (AKS v1 coexistence), Helm 3's ownership
 metadata (``meta.helm.sh/release-name``/``-namespace``, label ``app.kubernetes.io/managed-by``).
 
-- ``identity_paths`` / ``prove_identity``: is the API server this cluster? (AKS: node label
-  ``kubernetes.azure.com/cluster`` = ``nodeResourceGroup``, server host = ``fqdn``; Arc: configmap
-  ``azure-clusterconfig`` in ``azure-arc``.)
+- ``identity_paths`` / ``prove_identity``: is the API server this cluster? (AKS: server host = ``fqdn`` or
+  ``privateFQDN``, or the subscription and node resource group in the nodes' ``spec.providerID``; Arc: the resource
+  id in configmap ``azure-clusterconfig`` in ``azure-arc``.)
 - ``before_paths`` / ``before_checks``: what blocks a deploy, as ``prereqs.CheckResult`` rows.
 - ``after_paths`` / ``after_report``: what runs, for ``verify`` (workloads, pods, the health-check report, the
   inference router's address) and its findings.
@@ -136,33 +136,70 @@ def _is_name(host):
     return bool(host) and not re.match(r'^[0-9.]+$|^\[?[0-9a-f:]+\]?$', host, re.IGNORECASE) and host != 'localhost'
 
 
-def prove_identity(facts, server, bodies) -> Tuple[Optional[bool], str]:  # pylint: disable=too-many-return-statements
+def prove_identity(facts, server, bodies) -> Tuple[Optional[bool], str]:
     """(True, how) when the API server is this cluster, (False, what it is instead) when it is another one, and
-    (None, why) when it cannot be told."""
+    (None, why) when it cannot be told.
+
+    Only facts that are unique prove it: on AKS the API server's host against ``fqdn``/``privateFQDN`` (a name with a
+    random part, unique in Azure), or the subscription and node resource group in the nodes' ``spec.providerID``
+    (``azure:///subscriptions/<sub>/resourceGroups/<node-rg>/...``: a node resource group is unique only within a
+    subscription). The label ``kubernetes.azure.com/cluster`` (= the node resource group, ``MC_<rg>_<name>_<region>``)
+    repeats in every subscription: it can show another cluster, never prove this one. On Arc: the resource id (the
+    subscription, resource group and name) the Arc agents were connected with, in ``azure-clusterconfig``.
+    """
     ref = facts.ref
-    host = (urlsplit(server).hostname or '').lower()
-    nodes = bodies.get(NODES)
     if ref.is_arc:
         return _prove_arc(ref, bodies.get(ARC_CONFIG))
+    host = (urlsplit(server).hostname or '').lower()
     expected = _aks_hosts(facts)
     host_known = _is_name(host) and bool(expected)
-    if host_known and host not in expected and _zone(host) in {_zone(h) for h in expected}:
-        return False, f'the AKS cluster whose API server is {host} (this cluster\'s is {_join(sorted(expected))})'
-    if isinstance(nodes, Mapping):
-        groups = {str(_labels(n).get(AKS_CLUSTER_LABEL)) for n in _items(nodes) if _labels(n).get(AKS_CLUSTER_LABEL)}
-        wanted = (facts.node_resource_group or '').lower()
-        if groups and wanted and wanted in {g.lower() for g in groups}:
-            return True, f'its nodes carry {AKS_CLUSTER_LABEL}={facts.node_resource_group}'
-        if groups and wanted:
-            return False, (f'the AKS cluster with node resource group {_join(sorted(groups))} (this cluster\'s node '
-                           f'resource group is {facts.node_resource_group})')
-        if _items(nodes) and not groups:
-            return False, f'a cluster that is not AKS (its nodes carry no {AKS_CLUSTER_LABEL} label)'
     if host_known and host in expected:
         return True, f'its server is {host}'
+    if host_known and _zone(host) in {_zone(h) for h in expected}:
+        return False, f'the AKS cluster whose API server is {host} (this cluster\'s is {_join(sorted(expected))})'
+    return _prove_by_nodes(facts, bodies.get(NODES))
+
+
+def _provider_scopes(nodes) -> set:
+    """{(subscription, resource group)} of the nodes' ``spec.providerID``; Azure nodes only."""
+    scopes = set()
+    for node in _items(nodes):
+        spec = node.get('spec') if isinstance(node.get('spec'), Mapping) else {}
+        found = _PROVIDER_ID.match(str(spec.get('providerID') or ''))
+        if found:
+            scopes.add((found.group('sub'), found.group('rg')))
+    return scopes
+
+
+_PROVIDER_ID = re.compile(r'^azure://+subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/', re.IGNORECASE)
+
+
+def _prove_by_nodes(facts, nodes) -> Tuple[Optional[bool], str]:
+    ref = facts.ref
     if isinstance(nodes, Denied):
         return None, f'listing nodes was refused ({nodes}), so it could not be proven to be the {ref.display}'
-    return None, f'neither its nodes nor its server name show that it is the {ref.display}'
+    if not isinstance(nodes, Mapping) or not _items(nodes):
+        return None, f'neither its nodes nor its server name show that it is the {ref.display}'
+    wanted = (ref.subscription_id.lower(), (facts.node_resource_group or '').lower())
+    scopes = _provider_scopes(nodes)
+    groups = {str(_labels(n).get(AKS_CLUSTER_LABEL)) for n in _items(nodes) if _labels(n).get(AKS_CLUSTER_LABEL)}
+    if scopes and wanted[1]:
+        if wanted in {(sub.lower(), rg.lower()) for sub, rg in scopes}:
+            return True, (f'its nodes are virtual machines of subscription {ref.subscription_id} in resource group '
+                          f'{facts.node_resource_group}')
+        # The label keeps the node resource group's case (providerID has it in lower case).
+        named = {g.lower(): g for g in groups}
+        shown = _join(sorted(f'{named.get(rg.lower(), rg)} (subscription {sub})' for sub, rg in scopes))
+        return False, (f'the AKS cluster whose nodes are in node resource group {shown}; this cluster\'s node '
+                       f'resource group is {facts.node_resource_group} (subscription {ref.subscription_id})')
+    if not groups or (wanted[1] and wanted[1] not in {g.lower() for g in groups}):
+        return False, (f'the AKS cluster with node resource group {_join(sorted(groups))} (this cluster\'s node '
+                       f'resource group is {facts.node_resource_group})' if groups else
+                       f'a cluster that is not AKS (its nodes carry no {AKS_CLUSTER_LABEL} label and no Azure '
+                       'providerID)')
+    return None, (f'its nodes carry {AKS_CLUSTER_LABEL}={_join(sorted(groups)) or "?"}, a name that repeats in every '
+                  'subscription, and no Azure providerID with the subscription, so it could not be proven to be the '
+                  f'{ref.display}')
 
 
 def _zone(host):

@@ -155,6 +155,21 @@ def test_a_kubeconfig_of_another_aks_cluster_is_refused_by_name(az, kube):
     assert kube.requests(cluster="aks-prod") == []
 
 
+def test_a_same_named_cluster_in_another_subscription_is_refused_by_its_providerid(az, kube):
+    """Same resource group, name and region in another subscription: the node resource group (and its label) is the
+    same, the subscription in the nodes' providerID is not. Its clean findings must not pass for this cluster's
+    blockers (legacy azureml-fe here)."""
+    other_sub = "5c6e7f80-2a3b-4c5d-9e8f-444455556666"
+    kube.aks("aks-prod-twin", ks.aks_world(NRG, installed=False, subscription_id=other_sub), handed_out=False)
+    kube.aks("aks-prod", empty_aks(ks.legacy_azureml_fe()), handed_out=False)
+    path = kube.kubeconfig_file("aks-prod-twin")
+    for command in (CHECK, DEPLOY + " --enable-training"):
+        result = refused(az(f"{command} --kube-config {path}"), 1)
+        assert "is not the AKS cluster" in result.stderr and other_sub in result.stderr, result.stderr
+        no_writes(result, kube)
+    assert {r.path for r in kube.requests(cluster="aks-prod-twin")} == {"/api/v1/nodes"}
+
+
 def test_a_kubeconfig_of_a_cluster_that_is_not_aks_is_refused(az, kube):
     kube.emulator.add_cluster("kind", ks.system_namespaces() + ks.arc_nodes(1))
     path = kube.kubeconfig_file("kind")

@@ -88,16 +88,42 @@ def test_e45006_is_in_the_catalogue():
 
 # --- is it this cluster? ---------------------------------------------------------------------------------------------
 
-def test_aks_is_proven_by_the_node_label():
+def test_aks_is_proven_by_the_subscription_and_node_resource_group_in_the_providerid():
     ok, how = incluster.prove_identity(aks_facts(), "https://127.0.0.1:6443",
                                        {incluster.NODES: nodes_body(ks.aks_nodes(NRG))})
-    assert ok is True and NRG in how
+    assert ok is True and NRG in how and SUB in how
+
+
+def test_a_same_named_aks_cluster_in_another_subscription_is_another_cluster():
+    """The node resource group (and its label) repeats in every subscription; the providerID's subscription does
+    not."""
+    other_sub = "5c6e7f80-2a3b-4c5d-9e8f-444455556666"
+    ok, what = incluster.prove_identity(aks_facts(), "https://127.0.0.1:6443",
+                                        {incluster.NODES: nodes_body(ks.aks_nodes(NRG, subscription_id=other_sub))})
+    assert ok is False and other_sub in what and SUB in what
+
+
+def test_the_node_label_alone_proves_nothing():
+    nodes = ks.aks_nodes(NRG)
+    for node in nodes:
+        node["spec"].pop("providerID", None)
+    ok, why = incluster.prove_identity(aks_facts(), "https://127.0.0.1:6443", {incluster.NODES: nodes_body(nodes)})
+    assert ok is None and "repeats in every subscription" in why
+    # ... while a server name of this cluster still does.
+    assert incluster.prove_identity(aks_facts(), f"https://{FQDN}", {incluster.NODES: nodes_body(nodes)})[0] is True
+
+
+def test_the_private_fqdn_proves_a_private_cluster():
+    facts = aks_facts(private_fqdn="aks-prod-5678.privatelink.eastus.azmk8s.io")
+    ok, _ = incluster.prove_identity(facts, "https://aks-prod-5678.privatelink.eastus.azmk8s.io:443",
+                                     {incluster.NODES: Denied(403, "Forbidden")})
+    assert ok is True
 
 
 def test_aks_nodes_of_another_node_resource_group_are_another_cluster():
     ok, what = incluster.prove_identity(aks_facts(), "https://127.0.0.1:6443",
                                         {incluster.NODES: nodes_body(ks.aks_nodes("MC_rg_other_eastus"))})
-    assert ok is False and "MC_rg_other_eastus" in what and NRG in what
+    assert ok is False and "mc_rg_other_eastus" in what.lower() and NRG in what
 
 
 def test_another_aks_server_name_is_another_cluster():

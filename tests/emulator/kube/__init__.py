@@ -15,13 +15,16 @@ Python API::
     url = kube.add_cluster("aks-prod", objects=ks.aks_world("MC_rg-ml_aks-prod_eastus"),
                            token=None,    # None: a random static token; "..." that token; False: none
                            entra=None,    # {"tenant_id": T, "audience": "6dae42f8-4368-4678-94ff-3960e28e3630"}
-                           version="1.31.5", forbidden=(), logs=None)   # -> "https://127.0.0.1:PORT/clusters/aks-prod"
+                           version="1.31.5", forbidden=(), logs=None,
+                           failing=(), page_size=None)           # -> "https://127.0.0.1:PORT/clusters/aks-prod"
     kube.kubeconfig("aks-prod", context=None, user_auth="token")        # YAML text, CA inline
     kube.kubeconfig("aks-prod", user_auth="exec-kubelogin")             # AKS Entra ID form (kubelogin exec)
     kube.kubeconfig("aks-prod", user_auth="none")                       # no credential (401 everywhere)
     kube.kubeconfig_dict(...)                                           # the same as a dict
     kube.token("aks-prod")                                              # the static token
     kube.set_forbidden("aks-prod", ["secrets", "apps/deployments"])     # 403 for those (True: everything)
+    kube.set_failing("aks-prod", ["pods"], code=500)                    # 500/503/504/429 Status, 502 HTML page
+    kube.set_page_size("aks-prod", 2)                                   # LISTs with a limit: at most 2 a page
     kube.put("aks-prod", obj, ...); kube.delete("aks-prod", "v1", "Pod", name, namespace)
     kube.get("aks-prod", "v1", "ConfigMap", name, namespace); kube.objects("aks-prod")
     kube.set_log("aks-prod", "azureml", "healthcheck", "text", container=None)
@@ -53,6 +56,12 @@ Semantics (Kubernetes API conventions and kube-apiserver behaviour):
 - GET of a missing object: 404 Status reason NotFound, message `deployments.apps "x" not found`, details
   {name, group, kind}. Unknown paths: `404 page not found` (text/plain).
 - LIST: `<Kind>List`, `metadata.resourceVersion`, labelSelector, fieldSelector, limit/continue; see store.py.
+  With `page_size`, a LIST with a `limit` gets at most that many items a page and a continue token, as the common
+  parameter `limit` allows a server ("may return fewer than the requested amount of items"; clients rely only on
+  the presence of `continue`).
+- Failing reads (`failing` / `set_failing`): the Status kube-apiserver answers when etcd or the server is in
+  trouble (500 InternalError, 503 ServiceUnavailable, 504 Timeout, 429 TooManyRequests with Retry-After), or the
+  HTML page of a proxy in front of it (502), for the resources the rules name (the forms of `forbidden`).
 - `Accept: ...;as=Table;g=meta.k8s.io...`: a meta.k8s.io/v1 Table (see tables.py), as kubectl get asks.
 - `?watch=true`: newline-delimited watch events (ADDED for the current state unless resourceVersion is
   given, then changes made with put/delete) until timeoutSeconds (default `watch_timeout`, 5 s).

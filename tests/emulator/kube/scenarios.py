@@ -1,7 +1,8 @@
 """Builders of realistic Kubernetes objects (plain dicts in the API's JSON shapes) and of whole worlds.
 
-Object builders: `node`, `namespace`, `deployment`, `replicaset`, `daemonset`, `statefulset`, `pod`,
-`job`, `configmap`, `secret`, `serviceaccount`, `service`, `event`, `crd`, `clusterrole`,
+Object builders: `node`, `namespace`, `deployment`, `replicaset`, `daemonset`, `statefulset`, `pod`
+(`evicted` turns one into the kubelet's leftover of a node-pressure eviction), `job`, `configmap`, `secret`,
+`serviceaccount`, `service`, `event`, `crd`, `clusterrole`,
 `clusterrolebinding`, `ingressclass`, plus `helm_owned` (Helm 3 ownership metadata: label
 `app.kubernetes.io/managed-by=Helm`, annotations `meta.helm.sh/release-name` and
 `meta.helm.sh/release-namespace`, which Helm checks before adopting an existing object).
@@ -435,6 +436,30 @@ def pod(name, ns=AZUREML_NAMESPACE, state="Running", node_name="aks-nodepool1-12
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": meta(name, ns, labels, annotations, created=created, owner=owner),
             "spec": spec, "status": status}
+
+
+def evicted(pod_obj, resource="memory", used="1536Mi"):
+    """`pod_obj` (in place, returned) as the kubelet leaves a pod it evicted under node pressure: phase Failed,
+    reason Evicted with the kubelet's message, condition DisruptionTarget (reason TerminationByKubelet, Kubernetes
+    1.26+), containers terminated. The pod stays until it is deleted; its controller has already replaced it."""
+    container = (pod_obj["spec"]["containers"] or [{}])[0].get("name", "")
+    message = (f"The node was low on resource: {resource}. Threshold quantity: 100Mi, available: 92844Ki. "
+               f"Container {container} was using {used}, request is 128Mi, has larger consumption of {resource}. ")
+    status = pod_obj["status"]
+    status.update(phase="Failed", reason="Evicted", message=message)
+    when = ago(hours=5)
+    for cond in status.get("conditions") or []:
+        if cond["type"] in ("Ready", "ContainersReady"):
+            cond.update(status="False", reason="PodFailed", lastTransitionTime=when)
+    status.setdefault("conditions", []).append({"type": "DisruptionTarget", "status": "True",
+                                                "reason": "TerminationByKubelet", "message": message,
+                                                "lastTransitionTime": when})
+    for cs in status.get("containerStatuses") or []:
+        cs.update(ready=False, started=False)
+        cs["state"] = {"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown",
+                                      "message": "The container could not be located when the pod was terminated",
+                                      "startedAt": None, "finishedAt": None}}
+    return pod_obj
 
 
 def pods_for(workload, nodes=("aks-nodepool1-12345678-vmss000000",), state="Running", count=None, **kwargs):
@@ -959,10 +984,10 @@ def dcgm_exporter(ns="gpu-operator", nodes=("aks-gpupool-12345678-vmss000000",),
 
 # ---------------------------------------------------------------------------------------------- worlds
 def aks_world(node_resource_group="MC_rg-ml_aks-prod_eastus", extension_name="azureml", count=3, installed=True,
-              healthcheck=True, **components):
-    """An AKS cluster: system namespaces, `count` nodes of `node_resource_group`, and (installed) a healthy
-    AzureML release with its passing health-check report."""
-    nodes = aks_nodes(node_resource_group, count)
+              healthcheck=True, subscription_id=SUBSCRIPTION_ID, **components):
+    """An AKS cluster: system namespaces, `count` nodes of `node_resource_group` in `subscription_id` (their
+    spec.providerID), and (installed) a healthy AzureML release with its passing health-check report."""
+    nodes = aks_nodes(node_resource_group, count, subscription_id=subscription_id)
     objects = system_namespaces() + nodes
     if installed:
         objects += azureml_components(extension_name, nodes=node_names(nodes), **components)

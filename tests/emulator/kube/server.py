@@ -160,7 +160,8 @@ def _jwt_claims(token):
 class Cluster:
     """One emulated cluster: its objects, credentials, version, authorization rules and pod logs."""
 
-    def __init__(self, key, objects=(), token=None, entra=None, version="1.31.5", forbidden=(), logs=None):
+    def __init__(self, key, objects=(), token=None, entra=None, version="1.31.5", forbidden=(), logs=None,
+                 failing=(), page_size=None):
         self.key = key
         self.store = ClusterStore(objects)
         self.token = secrets.token_hex(32) if token is None else token   # False: no static token
@@ -172,6 +173,9 @@ class Cluster:
         self.version = version
         self.forbidden = []
         self.set_forbidden(forbidden)
+        self.failing = []
+        self.set_failing(failing)
+        self.page_size = page_size
         self.logs = {}
         for target, text in (logs or {}).items():
             namespace, pod = target[0], target[1]
@@ -181,31 +185,22 @@ class Cluster:
     def set_forbidden(self, rules):
         """rules: True (every resource), "secrets", "apps/deployments", "*", or dicts
         {"resource", "group", "namespace", "verbs"}; False/None/() clears."""
-        if rules is True:
-            rules = ["*"]
-        parsed = []
-        for rule in rules or ():
-            if isinstance(rule, str):
-                group, _, resource = rule.rpartition("/")
-                parsed.append({"group": group if group else None, "resource": resource, "namespace": None,
-                               "verbs": None})
-            else:
-                parsed.append({"group": rule.get("group"), "resource": rule.get("resource", "*"),
-                               "namespace": rule.get("namespace"), "verbs": rule.get("verbs")})
-        self.forbidden = parsed
+        self.forbidden = _parse_rules(rules)
+
+    def set_failing(self, rules, code=500):
+        """Answer `code` (500 InternalError, 503 ServiceUnavailable, 504 Timeout, 429 TooManyRequests; 502: a
+        proxy's HTML error page, not a Status) for the resources `rules` names (the forms of set_forbidden)."""
+        self.failing = [dict(rule, code=code) for rule in _parse_rules(rules)]
+
+    def failure(self, rtype, verb, namespace):
+        """The code of the first failing rule that matches, or None."""
+        for rule in self.failing:
+            if _rule_matches(rule, rtype, verb, namespace):
+                return rule["code"]
+        return None
 
     def is_forbidden(self, rtype, verb, namespace):
-        for rule in self.forbidden:
-            if rule["resource"] not in ("*", rtype.plural):
-                continue
-            if rule["group"] is not None and rule["group"] not in ("*", rtype.group):
-                continue
-            if rule["namespace"] and rule["namespace"] != namespace:
-                continue
-            if rule["verbs"] and verb not in rule["verbs"]:
-                continue
-            return True
-        return False
+        return any(_rule_matches(rule, rtype, verb, namespace) for rule in self.forbidden)
 
     def authenticate(self, header):
         """(auth kind, user name or None). Kinds: token, jwt, none, invalid."""
@@ -228,6 +223,32 @@ class Cluster:
                         and (exp is None or float(exp) > time.time())):
                     return "jwt", claims.get("upn") or claims.get("unique_name") or claims.get("oid") or "entra-user"
         return "invalid", None
+
+
+def _parse_rules(rules):
+    """Resource rules of set_forbidden/set_failing: True ("*"), "secrets", "apps/deployments", or dicts."""
+    if rules is True:
+        rules = ["*"]
+    parsed = []
+    for rule in rules or ():
+        if isinstance(rule, str):
+            group, _, resource = rule.rpartition("/")
+            parsed.append({"group": group if group else None, "resource": resource, "namespace": None,
+                           "verbs": None})
+        else:
+            parsed.append({"group": rule.get("group"), "resource": rule.get("resource", "*"),
+                           "namespace": rule.get("namespace"), "verbs": rule.get("verbs")})
+    return parsed
+
+
+def _rule_matches(rule, rtype, verb, namespace):
+    if rule["resource"] not in ("*", rtype.plural):
+        return False
+    if rule["group"] is not None and rule["group"] not in ("*", rtype.group):
+        return False
+    if rule["namespace"] and rule["namespace"] != namespace:
+        return False
+    return not rule["verbs"] or verb in rule["verbs"]
 
 
 # ---------------------------------------------------------------------------------------------- HTTP server
@@ -293,11 +314,13 @@ class KubeEmulator(Served):
         self._close()
 
     # -------------------------------------------------------------- clusters
-    def add_cluster(self, key, objects=(), token=None, entra=None, version="1.31.5", forbidden=(), logs=None):
+    def add_cluster(self, key, objects=(), token=None, entra=None, version="1.31.5", forbidden=(), logs=None,
+                    failing=(), page_size=None):
         """Add (or replace) cluster `key`; returns its server URL. See the package docstring."""
         if not key or any(c in key for c in "/?#% "):
             raise ValueError(f"invalid cluster key {key!r}")
-        cluster = Cluster(key, objects, token=token, entra=entra, version=version, forbidden=forbidden, logs=logs)
+        cluster = Cluster(key, objects, token=token, entra=entra, version=version, forbidden=forbidden, logs=logs,
+                          failing=failing, page_size=page_size)
         with self._lock:
             self._clusters[key] = cluster
         return self.server_url(key)
@@ -334,6 +357,14 @@ class KubeEmulator(Served):
     def set_forbidden(self, key, rules=True):
         """Answer 403 Forbidden for the resources `rules` names (see Cluster.set_forbidden)."""
         self.cluster(key).set_forbidden(rules)
+
+    def set_failing(self, key, rules=True, code=500):
+        """Answer `code` to reads of the resources `rules` names (see Cluster.set_failing)."""
+        self.cluster(key).set_failing(rules, code)
+
+    def set_page_size(self, key, size):
+        """At most `size` items per page of a LIST that asks for a `limit` (None: the limit asked for)."""
+        self.cluster(key).page_size = size
 
     def put(self, key, *objects):
         """Create or replace objects in cluster `key`; returns the stored copies."""
@@ -518,6 +549,9 @@ class KubeEmulator(Served):
         scope = namespace if rtype.namespaced else None
         if cluster.is_forbidden(rtype, verb, scope):
             return _forbidden(rtype, verb, record.user, name, scope, subresource)
+        failure = cluster.failure(rtype, verb, scope) if verb in READ_VERBS else None
+        if failure is not None:
+            return _failure(failure)
         if verb not in READ_VERBS:
             return status_reply(405, "MethodNotAllowed", "the server does not allow this method on the requested "
                                                          "resource", {})
@@ -530,6 +564,10 @@ class KubeEmulator(Served):
                 limit = int(limit) if limit not in (None, "") else None
             except ValueError:
                 raise KubeError(400, "BadRequest", f"invalid limit {limit!r}") from None
+            if cluster.page_size and limit:
+                # The common parameter `limit`: the server may return fewer items than asked for, with a continue
+                # token; clients use only the presence of `continue` to tell whether more items exist.
+                limit = min(limit, cluster.page_size)
             listing = store.list(rtype, namespace, query.get("labelSelector"), query.get("fieldSelector"), limit,
                                  query.get("continue") or None)
             metadata_version = wants_metadata(accept)
@@ -719,6 +757,27 @@ def _forbidden(rtype, verb, user, name, namespace, subresource):
     if rtype.group:
         details["group"] = rtype.group
     return status_reply(403, "Forbidden", message, details)
+
+
+_FAILURES = {
+    500: ("InternalError", "Internal error occurred: etcdserver: request timed out"),
+    503: ("ServiceUnavailable", "the server is currently unable to handle the request"),
+    504: ("Timeout", "Timeout: request did not complete within requested timeout - context deadline exceeded"),
+    429: ("TooManyRequests", "the server has received too many requests and has asked us to try again later"),
+}
+
+
+def _failure(code):
+    """kube-apiserver's Status for a failing read, or (502) the HTML page of a proxy in front of it."""
+    if code in _FAILURES:
+        reason, message = _FAILURES[code]
+        reply = status_reply(code, reason, message, {})
+        if code == 429:
+            reply.headers["Retry-After"] = "1"
+        return reply
+    return Reply(code, "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"
+                       "</center><hr><center>nginx</center></body></html>\n", content_type="text/html",
+                 reason="BadGateway")
 
 
 def _groups(types):
