@@ -60,3 +60,6 @@ AKS_AAD_SERVER_APP_ID = '6dae42f8-4368-4678-94ff-3960e28e3630'
 KUBE_CONNECT_TIMEOUT = 5.0      # seconds to open a connection to the API server
 KUBE_READ_TIMEOUT = 20.0        # seconds for one answer
 KUBE_PARALLEL_READS = 8
+KUBE_MAX_PAGES = 200            # pages of one list (metadata.continue) before the list counts as unread
+KUBE_EXEC_TIMEOUT = 30.0        # seconds for a kubeconfig's exec credential plugin (kubelogin, aws, gke-...)
+KUBE_EXEC_INTERACTIVE_TIMEOUT = 300.0   # ... when it may prompt on this terminal (a device code sign-in)

@@ -132,13 +132,44 @@ def looks_like_content(value: str) -> bool:
     return text.startswith(('{', '[')) or '\n' in value or '\r' in value
 
 
-def _file_label(path: str, option: str) -> str:
-    """How messages name the file given by ``option``; never its content (a protected file holds secrets)."""
-    if looks_like_content(path):
-        return f'the content given to {option} (az read it from the @file)'
-    if 'protected' in option and ('=' in path or len(path) > 260):
+# A run of letters, digits, "+", "_" and "-" this long, mixing upper case, lower case and digits, reads as a key or a
+# token, not as an Azure name or a path segment (GUIDs are lower case, names rarely mix all three).
+_TOKEN_RUN = re.compile(r'[A-Za-z0-9+_-]{32,}')
+
+
+def looks_secret(value: str) -> bool:
+    """True when a value given where a name or a path is expected may be a secret: it holds "=" or ";" (connection
+    strings, base64 padding), is longer than a path (260 characters), or holds a key-like run of characters.
+
+    az expands ``@path`` (and ``KEY=@path``) into the file's content, without its last newline: a one-line file
+    arrives as a plain value, and messages must not quote it.
+    """
+    text = str(value)
+    if '=' in text or ';' in text or len(text) > 260:
+        return True
+    return any(re.search('[A-Z]', run) and re.search('[a-z]', run) and re.search('[0-9]', run)
+               for run in _TOKEN_RUN.findall(text))
+
+
+def shown_value(value) -> str:
+    """How a message shows a value the user gave: quoted, or described when it came from a file (az expands
+    ``@path``) or may be a secret, so that a message never prints what az read from a file."""
+    text = str(value)
+    if looks_like_content(text) or '-----BEGIN' in text:
+        return f'a value of {len(text)} characters read from a file (not shown)'
+    if looks_secret(text):
+        return f'a value of {len(text)} characters (not shown: it may be a secret)'
+    return repr(text)
+
+
+def file_label(path: str, option: str) -> str:
+    """How messages name the file given by ``option``; never its content, which az put in place of ``@path`` (a
+    settings file may hold secrets), nor a value that may be a secret itself."""
+    if looks_like_content(path) or '-----BEGIN' in path:
+        return f'the file given to {option} (az read it from @file)'
+    if looks_secret(path):
         return f'the value given to {option} ({len(path)} characters, not shown: it may be a secret)'
-    return f'the file {path} given by {option}'
+    return f'the file {path} given to {option}'
 
 
 def read_settings_file(path: str, option: str) -> dict:
@@ -148,7 +179,7 @@ def read_settings_file(path: str, option: str) -> dict:
     the file (or say that its content was given) and the offending key, never a value: the file may hold protected
     settings.
     """
-    where = _file_label(path, option)
+    where = file_label(path, option)
     if looks_like_content(path):
         raw = path.encode('utf-8')
     else:
@@ -218,13 +249,27 @@ CLUSTER_ARGUMENTS = (('resource_group_name', '--resource-group/-g'), ('cluster_n
 def cluster_or_ids(cmd, namespace):
     """The cluster is named by -g/-c/-t or by --ids: a missing one is a usage error (exit code 2, as argparse gives
     for a required argument), before any request."""
+    parallel = getattr(namespace, 'max_parallel', None)
+    if parallel is not None and not getattr(parallel, 'is_default', False) and parallel < 1:
+        _usage_error(namespace, f'argument --max-parallel: {parallel} is not a number of clusters; give 1 or more '
+                                '(default: 20).')
     if getattr(namespace, 'ids', None):
+        if getattr(namespace, 'kube_config', None):
+            _usage_error(namespace, 'argument --kube-config: not allowed with --ids. A kubeconfig reaches one '
+                                    "cluster's API server; with --ids each cluster is read with its own credentials "
+                                    '(AKS: from Azure). Run the command once per cluster with its --kube-config, or '
+                                    'drop --kube-config.')
         return
     missing = [option for dest, option in CLUSTER_ARGUMENTS if not getattr(namespace, dest, None)]
     if missing:
-        message = (f"the following arguments are required: {', '.join(missing)} (or --ids with cluster resource "
-                   f"ids). Try this: az {cmd.name} -g <resource-group> -c <cluster-name> -t managedClusters")
-        parser = getattr(namespace, '_parser', None)
-        if parser is not None and hasattr(parser, 'validation_error'):
-            parser.validation_error(message)
-        raise argparse.ArgumentError(None, message)
+        _usage_error(namespace, f"the following arguments are required: {', '.join(missing)} (or --ids with cluster "
+                                f"resource ids). Try this: az {cmd.name} -g <resource-group> -c <cluster-name> -t "
+                                'managedClusters')
+
+
+def _usage_error(namespace, message):
+    """A usage error (exit code 2), as argparse gives it."""
+    parser = getattr(namespace, '_parser', None)
+    if parser is not None and hasattr(parser, 'validation_error'):
+        parser.validation_error(message)
+    raise argparse.ArgumentError(None, message)

@@ -32,6 +32,9 @@ VERDICT_DEGRADED, VERDICT_NOT_AZUREML = 'Degraded', 'NotAzureML'
 # The extension says Succeeded, but the cluster is offline (Arc) or stopped (AKS): what Azure shows is the agents'
 # last report, and nothing in the cluster can be running (stopped) or confirmed (offline).
 VERDICT_STALE = 'Stale'
+# The extension says Succeeded and nothing read shows a problem, but a part of the cluster the verdict rests on
+# (its workloads, pods or health-check report) could not be read or understood: not Healthy, not Degraded.
+VERDICT_UNKNOWN = 'Unknown'
 
 IN_PROGRESS_STATES = ('creating', 'updating', 'deleting', 'pending', 'accepted')
 
@@ -885,7 +888,9 @@ def _verdict(ext_type: str, state: str, findings: Sequence[dict]) -> str:
         return VERDICT_STALE
     if state == 'succeeded':
         troubled = any(f['level'] != 'info' and f['source'].startswith(_VERDICT_SOURCES) for f in findings)
-        return VERDICT_DEGRADED if troubled else VERDICT_HEALTHY
+        if troubled:
+            return VERDICT_DEGRADED
+        return VERDICT_UNKNOWN if any(f['source'] == 'read' for f in findings) else VERDICT_HEALTHY
     if state in IN_PROGRESS_STATES:
         return VERDICT_IN_PROGRESS
     return VERDICT_FAILED   # Failed, Canceled, anything unknown, or no state at all
@@ -1064,6 +1069,7 @@ def _next_steps(verdict: str, state: str, findings: Sequence[dict], fields: Mapp
         VERDICT_DEGRADED: ['Check the Helm release: helm list -a -n azureml; helm history -n azureml {name}',
                            f"Troubleshooting guide: {TSG_LINK}"],
         VERDICT_IN_PROGRESS: ['Wait for the operation to finish: az amlk8s verify {target} --wait'],
+        VERDICT_UNKNOWN: ['Give read access to what the findings name, then verify again: az amlk8s verify {target}'],
         VERDICT_STALE: ['Bring the cluster back as the findings say, then verify again: az amlk8s verify {target}'],
         VERDICT_NOT_AZUREML: ['List the AzureML extensions on this cluster: az amlk8s list -g {rg} -c {cluster} '
                               '-t {type}'],
@@ -1073,9 +1079,9 @@ def _next_steps(verdict: str, state: str, findings: Sequence[dict], fields: Mapp
             steps.append('Find the inference router address (point sslCname at it in DNS): '
                          'kubectl get svc azureml-fe -n azureml')
         steps.append('Create the namespace for AzureML workloads if needed: kubectl create namespace <namespace>')
-        steps.append('Attach the cluster to a workspace (its subscription, the namespace and the extension are '
-                     'checked first): az amlk8s attach {cluster_args} --workspace <workspace-resource-id> '
-                     '--compute-name <compute-name> --namespace <namespace>')
+        steps.append('Attach the cluster to a workspace: az amlk8s attach {cluster_args} --workspace '
+                     '<workspace-resource-id> --compute-name <compute-name> --namespace <namespace> (it checks the '
+                     "workspace's subscription, the namespace and the extension first)")
         if kind == 'aks':
             steps.append('The workspace must be in the same subscription as this AKS cluster; for another '
                          'subscription, connect the cluster to Azure Arc first.')

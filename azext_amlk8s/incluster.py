@@ -462,6 +462,9 @@ def _allocatable(node, key):
 
 def _node_rows(facts, bodies, intent):
     nodes = _nodes(bodies)
+    if isinstance(bodies.get(NODES), Denied):   # unknown, not "no node": each check that needed them says so
+        ids = ('node-architecture', 'capacity', 'gpu-device-plugin') if facts.ref.is_arc else ('gpu-device-plugin',)
+        return [_unread(cid, 'the nodes', bodies[NODES]) for cid in ids]
     if nodes is None:
         return []
     linux = [n for n in nodes if _node_os(n) == 'linux' and not (n.get('spec') or {}).get('unschedulable')]
@@ -576,14 +579,24 @@ def _workload_counts(obj, kind):
     return _int(spec.get('replicas'), 1), _int(status.get('readyReplicas'))
 
 
+_WORKLOAD_KINDS = (('deployment', 'deployments'), ('statefulset', 'statefulsets'), ('daemonset', 'daemonsets'))
+
+
 def _workloads(bodies, expected):
-    found = {}
-    for kind, plural in (('deployment', 'deployments'), ('statefulset', 'statefulsets'), ('daemonset', 'daemonsets')):
-        for obj in _items(bodies.get(path_of(NS, plural, group='apps'))):
+    found, unread = {}, set()
+    for kind, plural in _WORKLOAD_KINDS:
+        body = bodies.get(path_of(NS, plural, group='apps'))
+        if not isinstance(body, Mapping):   # refused, failed or not read: unknown, never "missing"
+            unread.add(kind)
+        for obj in _items(body):
             found[(kind, _name(obj))] = obj
     rows = []
     for comp in expected:
         obj = found.get((comp['kind'], comp['name']))
+        if obj is None and comp['kind'] in unread:
+            rows.append({'name': comp['name'], 'kind': comp['kind'], 'desired': None, 'ready': None,
+                         'status': 'unknown'})
+            continue
         if obj is None:
             rows.append({'name': comp['name'], 'kind': comp['kind'], 'desired': None, 'ready': None,
                          'status': 'missing'})
@@ -594,10 +607,31 @@ def _workloads(bodies, expected):
     return rows
 
 
+def _owner_workload(pod) -> Optional[Tuple[str, str]]:
+    """(kind, name) of the workload that runs ``pod``: a ReplicaSet ``<deployment>-<hash>`` stands for its
+    Deployment."""
+    for ref in _meta(pod).get('ownerReferences') or []:
+        if not isinstance(ref, Mapping):
+            continue
+        kind, name = str(ref.get('kind') or ''), str(ref.get('name') or '')
+        if kind == 'ReplicaSet':
+            return 'deployment', name.rsplit('-', 1)[0]
+        if kind in ('StatefulSet', 'DaemonSet'):
+            return kind.lower(), name
+    return None
+
+
+def _is_evicted(pod) -> bool:
+    status = pod.get('status') or {}
+    return str(status.get('phase') or '') == 'Failed' and str(status.get('reason') or '') == 'Evicted'
+
+
 def _pod_problem(pod):
     """(reason, restarts, message, container) of a pod that is not ready, or None."""
     status = pod.get('status') or {}
     phase = str(status.get('phase') or '')
+    if _is_evicted(pod):
+        return 'Evicted', 0, str(status.get('message') or ''), None
     owners = [o.get('kind') for o in _meta(pod).get('ownerReferences') or [] if isinstance(o, Mapping)]
     if phase == 'Succeeded' or (phase == 'Failed' and 'Job' in owners):   # a finished Job's pod: the Job retries
         return None
@@ -671,6 +705,10 @@ def _healthcheck(bodies, ctx):
     for key in sorted(k for k in data if k.startswith(('reports-', 'status-'))):
         parsed = parse_healthcheck(data[key])
         failed = [e for e in parsed['entries'] if str(e['status']).lower() == 'failed']
+        if not parsed['entries'] and str(data[key] or '').strip():
+            # Text with no entry read: another format, or cut short. Unknown, not an all clear.
+            sections.append({'section': key, 'date': parsed['date'], 'passed': None, 'failed': [], 'unparsed': True})
+            continue
         sections.append({'section': key, 'date': parsed['date'], 'passed': len(parsed['entries']) - len(failed),
                          'failed': [{'name': e['name'], 'errorCode': e['errorCode'], 'errorMessage': e['errorMessage']}
                                     for e in failed]})
@@ -725,23 +763,56 @@ def after_report(access, proof, bodies, expected, *, ctx, inference):
                 'component-missing', 'COMPONENT_MISSING', f"The {row['kind']} {row['name']} that the settings call "
                 f"for is not in namespace {NS}.", f'Check the Helm release: helm list -a -n {NS}; helm history -n {NS} '
                 f'{shell_quote(ctx.extension_name or "azureml")}; {TSG_LINK}', True)], f"{row['kind']} missing"))
-        elif row['status'] != 'ready':
+        elif row['status'] == 'not ready':
             findings.append(health.make_finding('kubernetes', 'error', [health.Diagnosis(
                 'component-not-ready', 'COMPONENT_NOT_READY', f"The {row['kind']} {row['name']} has {row['ready']} of "
                 f"{row['desired']} ready.", f"See its pods: kubectl get pods -n {NS}; kubectl describe {row['kind']} "
                 f"{row['name']} -n {NS}", True)], f"{row['ready']}/{row['desired']} ready"))
     pods = []
+    ready = {(row['kind'], row['name']) for row in workloads if row['status'] == 'ready'}
     for pod in _items(bodies.get(path_of(NS, 'pods'))):
         problem = _pod_problem(pod)
-        if problem is None:
-            continue
+        if problem is None or (_is_evicted(pod) and _owner_workload(pod) in ready):
+            continue    # an evicted pod of a ready workload is a leftover the kubelet keeps; its replacement runs
         reason, restarts, message, _ = problem
         pods.append({'name': _name(pod), 'reason': reason, 'restarts': restarts, 'message': message or None})
         findings.append(_pod_finding(pod, problem))
     checks, hc_findings = _healthcheck(bodies, ctx)
     router, router_findings = _router_address(bodies, inference)
-    section.update({'workloads': workloads, 'podsNotReady': pods, 'healthCheck': checks, 'inferenceRouter': router})
-    return section, findings + hc_findings + router_findings
+    unread = _unread_after(bodies, checks)
+    section.update({'workloads': workloads, 'podsNotReady': pods, 'healthCheck': checks, 'inferenceRouter': router,
+                    'unread': [u['what'] for u in unread]})
+    return section, findings + hc_findings + router_findings + [u['finding'] for u in unread]
+
+
+_AFTER_WHAT = {'deployments': 'the deployments', 'statefulsets': 'the stateful sets', 'daemonsets': 'the daemon sets',
+               'pods': 'the pods', ROUTER_SERVICE: f'the inference router service {ROUTER_SERVICE}',
+               HEALTHCHECK_CONFIGMAP: f'the health-check report (configmap {HEALTHCHECK_CONFIGMAP})'}
+
+
+def _unread_after(bodies, checks):
+    """What verify could not read (refused, failing, cut short) or could not make sense of: each an unknown, said
+    as a finding that does not count for the verdict (``read``), never taken as passed or missing."""
+    out = []
+    for path in after_paths():
+        body = bodies.get(path)
+        if not isinstance(body, Denied):
+            continue
+        key = path.split('?', 1)[0].rstrip('/').rsplit('/', 1)[-1]
+        what = _AFTER_WHAT.get(key, key)
+        out.append({'what': what, 'finding': health.make_finding('read', 'warning', [health.Diagnosis(
+            'read-unknown', 'NOT_READ', f'Could not read {what} in namespace {NS} ({body}): what they would show is '
+            'unknown, not passed.', f'Use a kubeconfig whose user may read them (kubectl auth can-i list pods -n '
+            f'{NS}; kubectl auth can-i get configmaps -n {NS}), then verify again.', False)], str(body))})
+    for section in checks or []:
+        if section.get('unparsed'):
+            what = f"section {section['section']} of the health-check report"
+            out.append({'what': what, 'finding': health.make_finding('read', 'warning', [health.Diagnosis(
+                'healthcheck-unparsed', 'HEALTHCHECK_NOT_UNDERSTOOD', f'The {what} is in a form amlk8s does not '
+                'read: its result is unknown, not passed.', f'Read it yourself: kubectl get configmap '
+                f'{HEALTHCHECK_CONFIGMAP} -n {NS} -o jsonpath="{{.data.{section["section"]}}}"', False)],
+                'unparsed health-check section')})
+    return out
 
 
 # --- for the live reads while ARM's operation runs (live.py) ---------------------------------------------------------

@@ -27,6 +27,8 @@ import json
 import os
 import shutil
 import ssl
+import subprocess
+import sys
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +37,7 @@ from typing import Dict, Optional
 from urllib.parse import quote, urlsplit
 
 from azext_amlk8s._constants import (AKS_AAD_SERVER_APP_ID, CONTAINER_SERVICE_API, KUBE_CONNECT_TIMEOUT,
+                                     KUBE_EXEC_INTERACTIVE_TIMEOUT, KUBE_EXEC_TIMEOUT, KUBE_MAX_PAGES,
                                      KUBE_PARALLEL_READS, KUBE_READ_TIMEOUT)
 from azext_amlk8s._text import shell_quote
 
@@ -82,7 +85,29 @@ class Reader:
 
     def get(self, path):
         """The object at ``path`` (dict), None for 404, a ``Denied`` for other failures; ``Unreachable`` when the
-        server cannot be reached or rejects the credentials (401)."""
+        server cannot be reached or rejects the credentials (401).
+
+        A list is read to its end: while ``metadata.continue`` is set the next page is asked for (API concepts,
+        "Retrieving large results sets in chunks"), and the items of every page are returned as one list. A page that
+        fails (or an expired token, 410 Gone) makes the whole list a ``Denied``: a part is never taken for the whole.
+        """
+        answer = self._get_one(path)
+        pages = 1
+        while isinstance(answer, dict) and isinstance(answer.get('items'), list):
+            token = (answer.get('metadata') or {}).get('continue') if isinstance(answer.get('metadata'), dict) else None
+            if not token:
+                return answer
+            if pages >= KUBE_MAX_PAGES:
+                return Denied(0, f'the list has more than {KUBE_MAX_PAGES} pages')
+            following = self._get_one(path + ('&' if '?' in path else '?') + 'continue=' + quote(str(token), safe=''))
+            pages += 1
+            if not isinstance(following, dict):
+                return following if isinstance(following, Denied) else Denied(404, 'a page of the list vanished')
+            following['items'] = answer['items'] + list(following.get('items') or [])
+            answer = following
+        return answer
+
+    def _get_one(self, path):
         import urllib3
         try:
             response = self._pool.request('GET', self.server + self._prefix + path, headers=self._headers,
@@ -246,7 +271,14 @@ def read_kubeconfig_file(path, context):
     context (before anything is read or written)."""
     import yaml
     from azure.cli.core.azclierror import FileOperationError, InvalidArgumentValueError
+    from azext_amlk8s._validators import looks_like_content, looks_secret
     path = os.path.expanduser(path)
+    if looks_like_content(path) or (looks_secret(path) and not os.path.exists(path)):
+        # az expands --kube-config @file into the file's content: a kubeconfig holds tokens and keys, never shown.
+        raise InvalidArgumentValueError(
+            'The value given to --kube-config is the content of a file, not its path (not shown: a kubeconfig holds '
+            "credentials). az reads a file in place of an argument written @path.",
+            "Pass the kubeconfig's path without '@', for example --kube-config ~/.kube/config.")
     try:
         with open(path, 'r', encoding='utf-8') as handle:
             config = yaml.safe_load(handle)
@@ -286,12 +318,54 @@ def connect(cmd, config, context, *, base_path, source, ref, entra_always):
         _forget_temp_files(private)
 
 
+class _BoundedPopen(subprocess.Popen):
+    """The exec credential plugin's process, with a bound on how long it may take to answer: a plugin that hangs
+    (waiting for a sign-in nobody sees, or for a network) is killed, so reading the cluster ends like any read."""
+
+    def communicate(self, input=None, timeout=None):  # pylint: disable=redefined-builtin
+        interactive = hasattr(sys.stdout, 'isatty') and sys.stdout.isatty()
+        bound = KUBE_EXEC_INTERACTIVE_TIMEOUT if interactive else KUBE_EXEC_TIMEOUT
+        try:
+            return super().communicate(input, timeout=timeout if timeout is not None else bound)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            super().communicate()
+            _EXEC.timed_out = bound     # the client's loader logs and swallows the error; _configured looks here
+            raise ExecTimeout(bound) from None
+
+
+_EXEC = threading.local()
+
+
+class ExecTimeout(Exception):
+    """The kubeconfig's exec plugin did not answer in time."""
+
+    def __init__(self, seconds):
+        super().__init__(f'exec: the credential plugin did not answer within {seconds:.0f} seconds')
+        self.seconds = seconds
+
+
+class _BoundedSubprocess:  # pylint: disable=too-few-public-methods
+    """``subprocess`` as the client's ExecProvider sees it: the same, with ``Popen`` bounded in time."""
+    Popen = _BoundedPopen
+
+    def __getattr__(self, name):
+        return getattr(subprocess, name)
+
+
+def _bound_exec_plugins():
+    from kubernetes.config import exec_provider
+    if not isinstance(exec_provider.subprocess, _BoundedSubprocess):
+        exec_provider.subprocess = _BoundedSubprocess()
+
+
 def _configured(config, context, base_path, source, private):  # pylint: disable=too-many-locals
     import urllib3
     try:
         from kubernetes.client import Configuration
         from kubernetes.config.config_exception import ConfigException
         from kubernetes.config.kube_config import KubeConfigLoader
+        _bound_exec_plugins()
     except ImportError:
         return Access(UNKNOWN, 'the Python package kubernetes, which amlk8s reads the cluster with, is not installed.',
                       'Install the extension again: az extension remove -n amlk8s, then az extension add (it brings '
@@ -300,7 +374,17 @@ def _configured(config, context, base_path, source, private):  # pylint: disable
     try:
         loader = KubeConfigLoader(config_dict=config, active_context=context, config_base_path=base_path,
                                   temp_file_path=private)
+        _EXEC.timed_out = None
         loader.load_and_set(configuration)
+        if configuration.refresh_api_key_hook is not None:
+            configuration.refresh_api_key_hook(configuration)
+        if _EXEC.timed_out:
+            raise ExecTimeout(_EXEC.timed_out)
+    except ExecTimeout as ex:
+        return Access(UNKNOWN, f"the kubeconfig's exec credential plugin did not answer within {ex.seconds:.0f} "
+                      'seconds, so it was stopped.',
+                      'Run the plugin once yourself (kubectl --kubeconfig <kubeconfig> get nodes) to sign in, or '
+                      'pass a kubeconfig with a token or client certificate.')
     except (ConfigException, KeyError, TypeError, ValueError, OSError) as ex:
         return Access(UNKNOWN, f'the kubeconfig could not be used ({type(ex).__name__}).',
                       'Check the kubeconfig with kubectl --kubeconfig <kubeconfig> get nodes.')
@@ -308,8 +392,6 @@ def _configured(config, context, base_path, source, private):  # pylint: disable
     if parts.scheme != 'https' or not parts.hostname:
         return Access(UNKNOWN, "the kubeconfig's server is not an https:// URL.",
                       'Use a kubeconfig whose cluster server is the https:// address of the API server.')
-    if configuration.refresh_api_key_hook is not None:
-        configuration.refresh_api_key_hook(configuration)
     headers = {'Accept': 'application/json', 'User-Agent': 'amlk8s'}
     token = configuration.api_key.get('BearerToken') or configuration.api_key.get('authorization')
     if token:

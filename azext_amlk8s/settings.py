@@ -26,6 +26,8 @@ from typing import Dict, List, Mapping, Optional, Tuple
 from azure.cli.core.azclierror import (InvalidArgumentValueError, MutuallyExclusiveArgumentError,
                                        RequiredArgumentMissingError)
 
+from azext_amlk8s._validators import file_label, looks_like_content, looks_secret, shown_value
+
 # Re-exported: the handlers and the tests read these names from here.
 from azext_amlk8s._constants import (  # noqa: F401  pylint: disable=unused-import
     DEFAULT_RELEASE_TRAIN, EXTENSION_TYPE, KNOWN_RELEASE_TRAINS, PROTECTED_PLACEHOLDER, RELEASE_NAMESPACE, SCOPE,
@@ -99,9 +101,11 @@ def collect(config=None, protected=None, *, config_file=None, protected_file=Non
         for key, value in (inline or {}).items():
             _add(result, kind, key, value, f'{option} {key}')
         if from_file:
+            # The path may be the file's content (az expands @path): the label names the argument instead.
             path, values = from_file
+            where = file_label(path, option + '-file')
             for key, value in values.items():
-                _add(result, kind, key, value, f'{key} in {path}')
+                _add(result, kind, key, value, f'{key} in {where}')
     for key, (value, flag) in (typed or {}).items():
         for other_kind, other in (('public', result.public), ('protected', result.protected)):
             if key in other:
@@ -213,8 +217,20 @@ _VERSION = re.compile(r'^\d+\.\d+\.\d+$')
 
 
 def _bad_value(label, value, expected, recommendation):
-    return InvalidArgumentValueError(f'Setting {label} has the value {value!r}, but it must be {expected}.',
+    # shown_value: a value given as KEY=@file is the file's content, never quoted.
+    return InvalidArgumentValueError(f'Setting {label} has {_value_phrase(value)}, but it must be {expected}.',
                                      recommendation)
+
+
+def _value_phrase(value) -> str:
+    shown = shown_value(value)
+    return ('the value ' + shown) if shown.startswith(("'", '"')) else shown
+
+
+def _plain(value) -> bool:
+    """True when a value can be printed as it is: not read from a file (KEY=@file), not secret-looking."""
+    text = str(value)
+    return not (looks_like_content(text) or '-----BEGIN' in text or looks_secret(text))
 
 
 def _check_label_key(label, key):
@@ -286,7 +302,8 @@ def _apply_renames(values: Dict[str, str], settings_input: SettingsInput, protec
             if translate is not None:
                 mapped = translate.get(str(value).strip().lower())
                 if mapped is None:
-                    warnings.append(f'Setting {label} ({why}) was left out: {old}={value} has no effect.')
+                    given = f'{old}={value}' if _plain(value) else f'{old} with {shown_value(value)}'
+                    warnings.append(f'Setting {label} ({why}) was left out: {given} has no effect.')
                     continue
                 value = mapped
             if new in values:
@@ -296,7 +313,8 @@ def _apply_renames(values: Dict[str, str], settings_input: SettingsInput, protec
                     f'Remove {old} and keep {new}.')
             values[new] = value
             settings_input.origin.setdefault(('protected:' if protected else 'public:') + new, label)
-            sent = [f'{new}={value if new not in SECRET_KEYS else PROTECTED_PLACEHOLDER}']
+            shown = value if new not in SECRET_KEYS and _plain(value) else PROTECTED_PLACEHOLDER
+            sent = [f'{new}={shown}']
             for implied, implied_value in IMPLIED_BY_RENAMED.get(old, {}).items():
                 if implied not in values:
                     values[implied] = implied_value
@@ -543,7 +561,7 @@ def check_fixed_arguments(extension_type=None, scope=None, release_namespace=Non
             (f'--release-namespace is {release_namespace!r}, but the AzureML extension always installs '
              f'into namespace {RELEASE_NAMESPACE}.'),
             'Drop --release-namespace or use --release-namespace azureml. Workloads can still run in other '
-            'namespaces: pick one when attaching the cluster (az ml compute attach --namespace).')
+            'namespaces: pick one when attaching the cluster (az amlk8s attach --namespace).')
 
 
 @dataclass(frozen=True)

@@ -83,13 +83,18 @@ class WorkspaceFacts:
 
 # --- request: parsing ----------------------------------------------------------------------------------------------
 
+_IDENTITY_ID = re.compile(r'/subscriptions/[^/\s]+/resourceGroups/[^/\s]+/providers/Microsoft\.ManagedIdentity/'
+                          r'userAssignedIdentities/[A-Za-z0-9][A-Za-z0-9_-]{2,127}', re.IGNORECASE)
+
+
 def parse_workspace_id(value) -> WorkspaceRef:
     from azure.cli.core.azclierror import InvalidArgumentValueError
+    from azext_amlk8s._validators import shown_value
     text = str(value or '').strip().rstrip('/')
     found = _WORKSPACE_ID.fullmatch(text)
     if not found or any(not part.strip() for part in found.groups()):
         raise InvalidArgumentValueError(
-            f'--workspace {value!r} is not an Azure Machine Learning workspace resource id.',
+            f'--workspace {shown_value(value)} is not an Azure Machine Learning workspace resource id.',
             'Give the id as /subscriptions/<subscription-id>/resourceGroups/<resource-group>/providers/'
             'Microsoft.MachineLearningServices/workspaces/<workspace> (az ml workspace show -n <workspace> -g '
             '<resource-group> --query id -o tsv prints it).')
@@ -98,19 +103,21 @@ def parse_workspace_id(value) -> WorkspaceRef:
 
 def validate_compute_name(name):
     from azure.cli.core.azclierror import InvalidArgumentValueError
+    from azext_amlk8s._validators import shown_value
     if not _COMPUTE_NAME.fullmatch(str(name or '')):
         raise InvalidArgumentValueError(
-            f'--compute-name {name!r} is not a valid compute name: 2 to 24 characters, starting with a letter, only '
-            'letters, digits and hyphens.', 'For example --compute-name k8s-compute.')
+            f'--compute-name {shown_value(name)} is not a valid compute name: 2 to 24 characters, starting with a '
+            'letter, only letters, digits and hyphens.', 'For example --compute-name k8s-compute.')
     return name
 
 
 def validate_namespace(namespace):
     from azure.cli.core.azclierror import InvalidArgumentValueError
+    from azext_amlk8s._validators import shown_value
     if not _NAMESPACE.fullmatch(str(namespace or '')):
         raise InvalidArgumentValueError(
-            f'--namespace {namespace!r} is not a Kubernetes namespace name: at most 63 lower-case letters, digits '
-            "and '-', starting and ending with a letter or digit.", 'For example --namespace default.')
+            f'--namespace {shown_value(namespace)} is not a Kubernetes namespace name: at most 63 lower-case letters, '
+            "digits and '-', starting and ending with a letter or digit.", 'For example --namespace default.')
     return namespace
 
 
@@ -127,7 +134,16 @@ def identity_of(identity_type, user_assigned_identity):
         raise InvalidArgumentValueError('--user-assigned-identity applies only with --identity-type UserAssigned.',
                                         'Add --identity-type UserAssigned, or drop --user-assigned-identity.')
     if kind == 'UserAssigned':
-        return {'type': 'UserAssigned', 'userAssignedIdentities': {user_assigned_identity: {}}}
+        from azext_amlk8s._validators import shown_value
+        text = str(user_assigned_identity).strip().rstrip('/')
+        if not _IDENTITY_ID.fullmatch(text):
+            raise InvalidArgumentValueError(
+                f'--user-assigned-identity {shown_value(user_assigned_identity)} is not the resource id of a '
+                'user-assigned managed identity.',
+                'Give /subscriptions/<subscription-id>/resourceGroups/<resource-group>/providers/'
+                'Microsoft.ManagedIdentity/userAssignedIdentities/<identity> (az identity show -g <resource-group> '
+                '-n <identity> --query id -o tsv prints it).')
+        return {'type': 'UserAssigned', 'userAssignedIdentities': {text: {}}}
     return {'type': 'SystemAssigned'}
 
 

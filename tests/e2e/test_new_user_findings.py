@@ -70,7 +70,8 @@ def test_at_file_arguments_are_read_as_the_file_and_never_echoed(az, emu, tmp_pa
     result = az(["amlk8s", "deploy", "-g", "rg-arc", "-c", "arc-k3s", "-t", "arc", "--enable-training", "true",
                  "--config-protected-file", "@" + str(broken)])
     refused(result)
-    assert "is not JSON" in result.stderr and "content given to --config-protected-file" in result.stderr
+    said = " ".join(result.stderr.split()).lower()
+    assert "is not json" in said and "the file given to --config-protected-file (az read it from @file)" in said
     assert_no_secrets(result.output + _command_logs(az), ["U2VjcmV0S2V5Rm9yVGVzdHNPbmx5MTIzNDU2Nzg5MA=="])
     assert (az.config_dir / "commands").is_dir(), "az keeps a command log; the scan must not be vacuous"
 

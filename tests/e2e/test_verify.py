@@ -211,7 +211,7 @@ def test_verify_arc_lists_the_relay_and_never_echoes_secrets(az, emu):
     assert report["verdict"] == "Healthy"
     assert "relayserver" in {c["name"] for c in report["components"]}
     assert any("az connectedk8s proxy" in s for s in report["nextSteps"])
-    assert any(emu.cluster_id("arc-with-ext") in s for s in report["nextSteps"])
+    assert any("az amlk8s attach -g rg-arc -c arc-with-ext -t connectedClusters" in s for s in report["nextSteps"])
     for secret in emu.secret_values():
         assert secret not in verified.output
 

@@ -516,9 +516,9 @@ def test_health_report_succeeded_is_healthy_aks():
     assert any('jsonpath={.data.reports-test}' in step for step in steps)
     assert any(step.endswith('kubectl get events -n azureml --sort-by=.lastTimestamp') for step in steps)
     attach = [s for s in steps if 'attach' in s]
-    assert attach == ['Attach the cluster to a workspace (its subscription, the namespace and the extension are '
-                      'checked first): az amlk8s attach -g ml-rg -c ml-aks -t managedClusters --workspace '
-                      '<workspace-resource-id> --compute-name <compute-name> --namespace <namespace>']
+    assert attach == ['Attach the cluster to a workspace: az amlk8s attach -g ml-rg -c ml-aks -t managedClusters '
+                      '--workspace <workspace-resource-id> --compute-name <compute-name> --namespace <namespace> (it '
+                      "checks the workspace's subscription, the namespace and the extension first)"]
     assert any('kubectl get svc azureml-fe -n azureml' in s for s in steps)
     assert any('same subscription' in s for s in steps)
     assert not any('Relay' in s for s in steps)

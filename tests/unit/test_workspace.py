@@ -60,7 +60,11 @@ def test_namespace_and_identity():
     with pytest.raises(InvalidArgumentValueError):
         ws.validate_namespace("Not_A_Namespace")
     assert ws.identity_of(None, None) == {"type": "SystemAssigned"}
-    assert ws.identity_of("UserAssigned", "/id/x") == {"type": "UserAssigned", "userAssignedIdentities": {"/id/x": {}}}
+    uai = f"/subscriptions/{SUB}/resourceGroups/rg-ml/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ml-id"
+    assert ws.identity_of("UserAssigned", uai) == {"type": "UserAssigned", "userAssignedIdentities": {uai: {}}}
+    with pytest.raises(InvalidArgumentValueError) as info:
+        ws.identity_of("UserAssigned", "/id/SharedAccessKey=QllPLXJlbGF5LWtleS1ub3Q")
+    assert "SharedAccessKey" not in info.value.error_msg and "userAssignedIdentities" in info.value.recommendations[0]
     with pytest.raises(RequiredArgumentMissingError):
         ws.identity_of("UserAssigned", None)
     with pytest.raises(InvalidArgumentValueError):
