@@ -40,13 +40,52 @@ def _is_fleet(result):
         {'clusterId', 'status', 'error'} <= set(result[0])
 
 
+def _id_part(resource_id, key):
+    """The segment after ``key`` (``subscriptions``, ``resourceGroups``) in a resource id; '' when absent."""
+    parts = _cell(resource_id).strip('/').split('/')
+    lowered = [p.lower() for p in parts]
+    index = lowered.index(key.lower()) if key.lower() in lowered else -1
+    return parts[index + 1] if 0 <= index < len(parts) - 1 else ''
+
+
+def _cluster_cells(cluster_id, many_subscriptions):
+    """Cluster, Group (and Subscription when the rows span several): same-named clusters stay apart."""
+    cells = OrderedDict([('Cluster', _cell(cluster_id).rsplit('/', 1)[-1]),
+                         ('Group', _id_part(cluster_id, 'resourceGroups'))])
+    if many_subscriptions:
+        cells['Subscription'] = _id_part(cluster_id, 'subscriptions')
+    return cells
+
+
+def _many_subscriptions(ids):
+    return len({_id_part(i, 'subscriptions').lower() for i in ids}) > 1
+
+
 def fleet_entries_table(result):
     rows = []
+    many = _many_subscriptions(e.get('clusterId') for e in result)
     for entry in result:
         detail = entry.get('error') or _summary(entry.get('result'))
-        rows.extend(_wrapped(OrderedDict([('Cluster', _cell(entry.get('clusterId')).rsplit('/', 1)[-1]),
-                                          ('Status', _cell(entry.get('status')))]), detail))
+        first = _cluster_cells(entry.get('clusterId'), many)
+        first['Status'] = _cell(entry.get('status'))
+        rows.extend(_wrapped(first, detail))
     return rows
+
+
+def resource_table(result):
+    """update, delete, attach, detach: one row per cluster (--ids), the extension, or the compute target."""
+    if _is_fleet(result):
+        return fleet_entries_table(result)
+    if not isinstance(result, dict):
+        return []
+    props = result.get('properties') or {}
+    if isinstance(props, dict) and props.get('computeType'):
+        inner = props.get('properties') if isinstance(props.get('properties'), dict) else {}
+        return [OrderedDict([('Compute', _cell(result.get('name'))), ('Type', _cell(props.get('computeType'))),
+                             ('State', _cell(props.get('provisioningState'))),
+                             ('Cluster', _cell(props.get('resourceId')).rsplit('/', 1)[-1]),
+                             ('Namespace', _cell(inner.get('namespace')))])]
+    return [_extension_row(result)]
 
 
 def _summary(result):
@@ -100,12 +139,12 @@ def extension_list_table(result):
     if result and isinstance(result[0], dict) and 'healthy' in result[0] and 'clusterId' in result[0]:
         # The fleet: unhealthy first, then by cluster.
         ordered = sorted(result, key=lambda r: (bool(r.get('healthy')), str(r.get('clusterId')).lower()))
-        return [OrderedDict([('Cluster', _cell(r.get('clusterId')).rsplit('/', 1)[-1]),
-                             ('Group', _cell(r.get('clusterId')).split('/')[4] if r.get('clusterId') else ''),
-                             ('Type', 'AKS' if r.get('clusterType') == 'managedClusters' else 'Arc'),
-                             ('Name', _cell(r.get('name'))), ('State', _cell(r.get('provisioningState'))),
-                             ('Version', _cell(r.get('version'))), ('Train', _cell(r.get('releaseTrain'))),
-                             ('Error', _cell(r.get('error'))[:60])]) for r in ordered]
+        many = _many_subscriptions(r.get('clusterId') for r in result)
+        return [OrderedDict(list(_cluster_cells(r.get('clusterId'), many).items()) + [
+            ('Type', 'AKS' if r.get('clusterType') == 'managedClusters' else 'Arc'),
+            ('Name', _cell(r.get('name'))), ('State', _cell(r.get('provisioningState'))),
+            ('Version', _cell(r.get('version'))), ('Train', _cell(r.get('releaseTrain'))),
+            ('Error', _cell(r.get('error'))[:60])]) for r in ordered]
     return [_extension_row(item) for item in result or []]
 
 

@@ -51,7 +51,7 @@ examples:
   - name: AKS with only an internal load balancer for inference.
     text: >
         az amlk8s deploy -g myrg -c myaks -t managedClusters --config enableInference=True inferenceRouterServiceType=LoadBalancer internalLoadBalancerProvider=azure allowInsecureConnections=True
-  - name: "Arc cluster with your own (private link) Azure Relay: relay.json holds the hybrid connection's connection string under the key relayserver.relayConnectionString, for example {\"relayserver.relayConnectionString\": \"Endpoint=sb://<ns>.servicebus.windows.net/;SharedAccessKeyName=<rule>;SharedAccessKey=<key>;EntityPath=<hc>\"}."
+  - name: 'Arc cluster with your own (private link) Azure Relay. relay.json holds the connection string of the hybrid connection under the key relayserver.relayConnectionString, for example {"relayserver.relayConnectionString": "Endpoint=sb://<ns>.servicebus.windows.net/;SharedAccessKeyName=<rule>;SharedAccessKey=<key>;EntityPath=<hc>"}.'
     text: >
         az amlk8s deploy -g myrg -c myarc -t connectedClusters --config enableTraining=True relayserver.hybridConnectionResourceID=/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Relay/namespaces/<ns>/hybridConnections/<hc> --config-protected-file relay.json
   - name: Restrict the extension and ML workloads to labelled nodes, and pin a version.

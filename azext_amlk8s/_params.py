@@ -48,8 +48,9 @@ def load_arguments(loader, _):
         with loader.argument_context(scope) as c:
             c.argument('ids', nargs='+', arg_group=MANY, validator=cluster_or_ids,
                        help='Run the command for each of these cluster resource ids (AKS and Azure Arc mixed; '
-                            'space-separated, or `@file` with one id a line) instead of -g/-c/-t. One result per '
-                            'cluster, each with its id; exit code 0 only when every cluster succeeded.')
+                            'space-separated, or `@file` with one id a line) instead of -g/-c/-t. These are cluster '
+                            "resource ids, not extension ids (unlike az's generic --ids): -n names the extension. "
+                            'One result per cluster, each with its id; exit code 0 only when every cluster succeeded.')
             c.argument('max_parallel', type=int, arg_group=MANY,
                        help='With --ids, how many clusters are handled at a time. Default: 20.')
 

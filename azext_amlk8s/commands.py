@@ -18,11 +18,11 @@ def load_command_table(loader, _):
         g.custom_command('verify', 'verify', table_transformer=_format.verify_table)
         g.custom_show_command('show', 'show', table_transformer=_format.extension_table)
         g.custom_command('list', 'list_extensions', table_transformer=_format.extension_list_table)
-        g.custom_command('update', 'update', supports_no_wait=True)
-        g.custom_command('delete', 'delete', supports_no_wait=True)
+        g.custom_command('update', 'update', supports_no_wait=True, table_transformer=_format.resource_table)
+        g.custom_command('delete', 'delete', supports_no_wait=True, table_transformer=_format.resource_table)
         g.custom_command('wait', 'wait')
-        g.custom_command('attach', 'attach', supports_no_wait=True)
-        g.custom_command('detach', 'detach', supports_no_wait=True)
+        g.custom_command('attach', 'attach', supports_no_wait=True, table_transformer=_format.resource_table)
+        g.custom_command('detach', 'detach', supports_no_wait=True, table_transformer=_format.resource_table)
 
 
 def _client_factory(cli_ctx, *_):

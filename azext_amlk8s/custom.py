@@ -590,5 +590,6 @@ def _fleet_list(cmd, client, resource_group, subscriptions, cluster_type):
         raise InvalidArgumentValueError('--cluster-type needs --cluster-name (the extensions of one cluster).',
                                         'Drop --cluster-type to list the AzureML extensions of every cluster.')
     given = subscriptions or [get_subscription_id(cmd.cli_ctx)]
-    wanted = [s for value in given for s in value.replace(',', ' ').split()]
-    return fleet.fleet_list(client, wanted, resource_group)
+    wanted = list(dict.fromkeys(s for value in given for s in value.replace(',', ' ').split()))
+    fleet.check_subscription_ids(wanted)
+    return fleet.fleet_list(client, wanted, resource_group, say=logger.warning if subscriptions else None)

@@ -23,6 +23,7 @@ import time
 from typing import List, Optional
 
 from azext_amlk8s._constants import CONNECTED, EXTENSION_TYPE_LOWER, MANAGED, RESOURCE_GRAPH_API
+from azext_amlk8s._text import shell_quote
 
 GRAPH_PATH = '/providers/Microsoft.ResourceGraph/resources'
 PAGE_SIZE = 1000
@@ -57,6 +58,12 @@ CLUSTERS_QUERY = (
 _CLUSTER_ID = re.compile(r'^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/'
                          r'(?P<rp>Microsoft\.ContainerService|Microsoft\.Kubernetes)/(?P<type>managedClusters|'
                          r'connectedClusters)/(?P<name>[^/]+)$', re.IGNORECASE)
+
+
+_EXTENSION_ID = re.compile(r'^(?P<cluster>/subscriptions/[^/]+/resourceGroups/[^/]+/providers/'
+                           r'(?:Microsoft\.ContainerService|Microsoft\.Kubernetes)/(?:managedClusters|'
+                           r'connectedClusters)/[^/]+)/providers/Microsoft\.KubernetesConfiguration/extensions/'
+                           r'(?P<ext>[^/]+)$', re.IGNORECASE)
 
 
 def _kql_string(value: str) -> str:
@@ -171,14 +178,69 @@ def fleet_rows(extensions: list, clusters: list) -> List[dict]:
     return rows
 
 
-def fleet_list(client, subscriptions: List[str], resource_group: Optional[str] = None, stats=None) -> List[dict]:
-    """Every AzureML extension in ``subscriptions`` (two Resource Graph queries, run concurrently)."""
+SUBSCRIPTIONS_QUERY = ("resourcecontainers | where type =~ 'microsoft.resources/subscriptions' "
+                       '| project id, subscriptionId')
+_GUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', re.IGNORECASE)
+
+
+def check_subscription_ids(subscriptions: List[str]):
+    """--subscriptions takes subscription ids (GUIDs); a name or a typo is a clear error, not an empty list."""
+    from azure.cli.core.azclierror import InvalidArgumentValueError
+    from azext_amlk8s._validators import shown_value
+    for value in subscriptions:
+        if not _GUID.match(value):
+            raise InvalidArgumentValueError(
+                f'--subscriptions: {shown_value(value)} is not a subscription id (a GUID such as '
+                '0b1f6471-1bf0-4dda-aec3-111122223333).',
+                'List yours: az account list --query "[].{name:name, id:id}" -o table')
+
+
+def fleet_list(client, subscriptions: List[str], resource_group: Optional[str] = None, stats=None, *,
+               say=None) -> List[dict]:
+    """Every AzureML extension in ``subscriptions`` (two Resource Graph queries, run concurrently). With ``say``
+    (subscriptions the user named) a third query finds the subscriptions Resource Graph can see: it leaves out the
+    others without a word, so each one left out is said, and none seen at all is an error."""
     from concurrent.futures import ThreadPoolExecutor
     extensions_query, clusters_query = queries(resource_group)
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=3) as pool:
         extensions = pool.submit(graph_rows, client, extensions_query, subscriptions, stats=stats)
         clusters = pool.submit(graph_rows, client, clusters_query, subscriptions, stats=stats)
-        return fleet_rows(extensions.result(), clusters.result())
+        seen = pool.submit(graph_rows, client, SUBSCRIPTIONS_QUERY, subscriptions, stats=stats) if say else None
+        rows = fleet_rows(_throttled(extensions.result), _throttled(clusters.result))
+        if seen is not None:
+            _say_unseen(subscriptions, _throttled(seen.result), say)
+        return rows
+
+
+def _say_unseen(subscriptions, seen_rows, say):
+    from azure.cli.core.azclierror import ResourceNotFoundError
+    seen = {str(r.get('subscriptionId') or '').lower() for r in seen_rows}
+    unseen = [s for s in subscriptions if s.lower() not in seen]
+    if unseen and len(unseen) == len(subscriptions):
+        raise ResourceNotFoundError(
+            f"Subscription{'s' if len(unseen) > 1 else ''} {', '.join(unseen)} cannot be read with the signed-in "
+            'account: not found, or no access (Resource Graph leaves them out).',
+            'Check the ids and your access: az account list --query "[].id" -o tsv')
+    for subscription in unseen:
+        say(f'Subscription {subscription} cannot be read with the signed-in account (not found, or no access): '
+            'its extensions are not listed.')
+
+
+def _throttled(result):
+    """The query's rows; Resource Graph still throttling after the client's retries is a clear error."""
+    from azure.core.exceptions import HttpResponseError
+    try:
+        return result()
+    except HttpResponseError as ex:
+        if ex.status_code != 429:
+            raise
+        from azure.cli.core.azclierror import AzureResponseError
+        raise AzureResponseError(
+            'Azure Resource Graph kept refusing the queries (429 Too Many Requests) after retrying: the quota of the '
+            'signed-in account (about 15 queries in 5 seconds, shared with every other Resource Graph client it '
+            'runs) is spent.',
+            'Wait a few seconds and run the command again; narrow it (-g, fewer --subscriptions) or run fewer '
+            'Resource Graph clients at the same time.') from None
 
 
 # --- --ids ----------------------------------------------------------------------------------------------------------
@@ -188,15 +250,27 @@ def parse_ids(values) -> list:
     mixed, each once."""
     from azure.cli.core.azclierror import InvalidArgumentValueError
     from azext_amlk8s.cluster import ClusterRef
-    refs, seen = [], set()
+    from azext_amlk8s._validators import looks_secret, shown_value
+    refs, seen, count = [], set(), 0
     for value in values or ():
         for item in re.split(r'[\s,]+', str(value)):
             if not item:
                 continue
+            count += 1
             found = _CLUSTER_ID.match(item.rstrip('/'))
+            extension = _EXTENSION_ID.match(item.rstrip('/')) if not found else None
+            if extension and not looks_secret(item):
+                # az's own --ids takes the ids of the resource the command group is about; here that is the cluster.
+                raise InvalidArgumentValueError(
+                    f"--ids: id {count} is the id of the extension '{extension.group('ext')}', not of a cluster: "
+                    'amlk8s --ids takes cluster resource ids (the extension is chosen with -n).',
+                    f"Give the cluster's id instead: {extension.group('cluster')}"
+                    + (f" -n {shell_quote(extension.group('ext'))}" if extension.group('ext').lower() != 'azureml'
+                       else ''))
             if not found:
                 raise InvalidArgumentValueError(
-                    f'--ids: {item!r} is not the resource id of an AKS or Azure Arc-enabled cluster.',
+                    f'--ids: id {count} ({shown_value(item)}) is not the resource id of an AKS or Azure Arc-enabled '
+                    'cluster.',
                     'Give ids such as /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.ContainerService/'
                     'managedClusters/<name> or .../providers/Microsoft.Kubernetes/connectedClusters/<name>, for '
                     'example from az amlk8s list --query "[].clusterId" -o tsv.')
@@ -271,7 +345,10 @@ def failed_error(entries):
     failed = [e for e in entries if e['status'] == FAILED]
     if not failed:
         return None
-    names = ', '.join(e['clusterId'].rsplit('/', 1)[-1] for e in failed[:10]) + (', ...' if len(failed) > 10 else '')
+    short = [e['clusterId'].rsplit('/', 1)[-1].lower() for e in entries]
+    # A name that repeats (same-named clusters in other groups or subscriptions) is given as its whole id.
+    names = ', '.join(e['clusterId'] if short.count(e['clusterId'].rsplit('/', 1)[-1].lower()) > 1 else
+                      e['clusterId'].rsplit('/', 1)[-1] for e in failed[:10]) + (', ...' if len(failed) > 10 else '')
     return ValidationError(f"{len(failed)} of {len(entries)} cluster{'' if len(entries) == 1 else 's'} failed: "
                            f'{names}.', 'Each result above names its cluster and error; run the same command again '
                                         'after fixing them: clusters that already succeeded are not changed again.')
