@@ -7,6 +7,7 @@ throttled Resource Graph with a raw 429."""
 
 import copy
 
+from tests.certs import make_tls_files
 from tests.e2e.harness import refused
 from tests.emulator import OTHER_SUBSCRIPTION_ID, SUBSCRIPTION_ID, azconfig, scenarios
 
@@ -127,3 +128,27 @@ def test_every_command_has_help_with_examples(az):
         assert "Examples" in result.stdout and "Traceback" not in result.stderr, command
     deploy = " ".join(az("amlk8s deploy -h", expect=0).stdout.split())
     assert '{"relayserver.relayConnectionString": "Endpoint=sb://' in deploy
+
+
+# --- fix texts that fit the case --------------------------------------------------------------------------------------
+
+HTTPS = ["amlk8s", "deploy", "-g", "rg-ml", "-c", "aks-prod", "-t", "aks", "--arm-only", "--enable-inference",
+         "--inference-router-service-type", "LoadBalancer"]
+
+
+def test_a_key_that_does_not_match_an_ec_certificate_gets_a_comparison_that_works(az, tmp_path):
+    files = make_tls_files(tmp_path / "ec", key_type="ec", mismatched_key=True)
+    result = refused(az(HTTPS + ["--ssl-cname", "ml.contoso.com", "--ssl-cert-pem-file", str(files.cert_path),
+                                 "--ssl-key-pem-file", str(files.key_path)]), 1)
+    said = " ".join(result.stderr.split())
+    assert "does not match the server certificate" in said and "openssl pkey -pubout" in said
+    assert "-modulus" not in said
+
+
+def test_a_wildcard_certificate_for_the_apex_suggests_a_name_it_covers(az, tmp_path):
+    files = make_tls_files(tmp_path / "wild", "ml.contoso.com", wildcard=True)
+    result = refused(az(HTTPS + ["--ssl-cname", "contoso.com", "--ssl-cert-pem-file", str(files.cert_path),
+                                 "--ssl-key-pem-file", str(files.key_path)]), 1)
+    said = " ".join(result.stderr.split())
+    assert "--ssl-cname <name>.contoso.com" in said and "*.contoso.com does not cover contoso.com" in said
+    assert "contoso.contoso.com" not in said
