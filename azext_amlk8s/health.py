@@ -520,10 +520,53 @@ def _context_fields(ctx: Optional[Context]) -> Dict[str, str]:
 
 # --- Diagnosis of texts ----------------------------------------------------------------------------------------
 
+def innermost_cause(text: str) -> str:
+    """The innermost cause in ARM's error text, in each of its service eras: 2021 ``... for release [azureml]: err
+    [<cause>]} occurred ...``, 2022 ``Helm installation ... failed with the following error: err [<cause>]}``, 2024
+    nested ``InnerError [... InnerError [<cause>]]``. The text itself when it has no such wrapper."""
+    current = text if isinstance(text, str) else ''
+    for _ in range(8):
+        found = list(re.finditer(r'(?:InnerError\s*:?\s*|\berr\s*)\[', current))
+        if not found:
+            break
+        start = found[-1].end()
+        depth, end = 1, start
+        while end < len(current) and depth:
+            depth += {'[': 1, ']': -1}.get(current[end], 0)
+            end += 1
+        inner = current[start:end - 1 if depth == 0 else end].strip(' :')
+        if not inner or inner == current:
+            break
+        current = inner
+    return current.strip()
+
+
+def diagnose_code(code: str, message: str, ctx: Optional[Context] = None) -> Diagnosis:
+    """A health-check entry's diagnosis by its code, never by its message (real messages differ from the docs and
+    carry typos): the catalogue rule of that code, else the code with its own message."""
+    code = _str(code).strip()
+    for rule in ERROR_CATALOGUE:
+        if rule.code == code:
+            return rule.render(_context_fields(ctx))
+    fields = _context_fields(ctx)
+    said = _trim(_one_line(_str(message)), 300) or '(no message)'
+    return Diagnosis(code or UNKNOWN_CODE, 'HEALTHCHECK_' + (_safe_token(code).upper() or 'FAILED'),
+                     f"The health check reports {code or 'a failure'}: {said}", _fill(_UNKNOWN_FIX, fields), True)
+
+
 def diagnose_text(text: str, ctx: Optional[Context] = None) -> List[Diagnosis]:
-    """Every catalogue rule the text matches, most specific first (catalogue order); [] when none does."""
+    """Every catalogue rule the text matches, most specific first (catalogue order); [] when none does. The
+    innermost cause of a wrapped ARM error is matched first: the wrappers name generic steps, the cause names the
+    fix."""
     if not isinstance(text, str) or not text.strip():
         return []
+    inner = innermost_cause(text)
+    if inner and inner != text.strip():
+        found = diagnose_text(inner, ctx)
+        if found and not all(d.code == 'E40000' for d in found):
+            fields = _context_fields(ctx)
+            fields.update(_text_fields(text))
+            return [rule.render(fields) for rule in ERROR_CATALOGUE if rule.code in {d.code for d in found}]
     matched = [rule for rule in ERROR_CATALOGUE if rule.matches(text)]
     codes = {rule.code for rule in matched}
     matched = [rule for rule in matched if not codes.intersection(rule.superseded_by)]

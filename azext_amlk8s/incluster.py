@@ -681,7 +681,11 @@ def _pod_finding(pod, problem):
 
 def parse_healthcheck(text) -> Dict[str, object]:
     """One section of the ``arcml-healthcheck`` configmap: its header fields and ``entries`` (status, name, error
-    code, error message), in the text format of Azure/AML-Kubernetes docs/troubleshooting.md."""
+    code, error message), in either format in use: the 2023+ one of Azure/AML-Kubernetes docs/troubleshooting.md
+    (``Status: Failed Name: <checker> ErrorCode: E4xxxx ErrorMessage: ...``, after a ``Report:`` header) or the 2022
+    one of extension 1.0.x (``<checker>:`` entries with indented ``code:`` and ``message:``)."""
+    if re.search(r'^\S[^:\n]*:\s*\n\s+code:', str(text or ''), re.MULTILINE) and 'Status:' not in str(text or ''):
+        return _parse_healthcheck_2022(str(text))
     header, entries = {}, []
     for line in str(text or '').splitlines():
         line = line.strip()
@@ -694,6 +698,33 @@ def parse_healthcheck(text) -> Dict[str, object]:
             key, _, value = line.partition(':')
             header[key.strip()] = value.strip()
     return {'date': header.get('Date') or None, 'entries': entries}
+
+
+def _parse_healthcheck_2022(text) -> Dict[str, object]:
+    """``agent:\n  code: AgentWarning\n  message: '{...}'`` entries: code ``Passed`` passes, any other fails."""
+    entries, current = [], None
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if not line[:1].isspace() and line.rstrip().endswith(':'):
+            current = {'status': 'Passed', 'name': line.strip()[:-1], 'errorCode': None, 'errorMessage': None}
+            entries.append(current)
+            continue
+        key, _, value = line.strip().partition(':')
+        value = value.strip().strip("'\"")
+        if current is None or key not in ('code', 'message'):
+            continue
+        if key == 'code':
+            current['errorCode'] = None if value.lower() == 'passed' else value
+            current['status'] = 'Passed' if value.lower() == 'passed' else 'Failed'
+        else:
+            current['errorMessage'] = value or None
+    return {'date': None, 'entries': entries}
+
+
+def _healthcheck_level(code: str) -> str:
+    """E45xxx-E49xxx (the checks that warn) and ``...Warning`` codes of the 2022 format are warnings."""
+    return 'warning' if re.match(r'^E4[5-9]\d{3}$', code) or code.lower().endswith('warning') else 'error'
 
 
 def _healthcheck(bodies, ctx):
@@ -718,10 +749,10 @@ def _healthcheck(bodies, ctx):
                 continue
             seen.add(mark)
             text = f"{entry['errorCode'] or ''} {entry['errorMessage'] or ''}".strip() or f"checker {entry['name']}"
-            diagnoses = health.diagnose_text(text, ctx) or [health.unknown_diagnosis(ctx)]
             code = str(entry['errorCode'] or '')
-            level = 'warning' if re.match(r'^E4[5-9]\d{3}$', code) else 'error'
-            findings.append(health.make_finding(f'healthcheck {key}', level, diagnoses,
+            diagnoses = [health.diagnose_code(code, entry['errorMessage'], ctx)] if code else \
+                [health.unknown_diagnosis(ctx)]
+            findings.append(health.make_finding(f'healthcheck {key}', _healthcheck_level(code), diagnoses,
                                                 f"Status: Failed Name: {entry['name']} {text}".strip(),
                                                 service_code=code))
     return sections, findings

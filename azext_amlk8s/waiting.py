@@ -58,6 +58,9 @@ def diagnose_failure(ref, extension_name, text, current=None):
                      if f.get('fix') and f.get('level') == 'error')
     if not fixes:
         fixes.extend(f'{d.diagnosis}: {d.fix}' for d in health.diagnose_text(text, ctx))
+    cause = health.innermost_cause(text or '')
+    if cause and cause != str(text or '').strip():
+        fixes.insert(0, f'Cause: {cause}')
     fixes.append(f'Full report: az amlk8s verify {ref.cli_args} -n {shell_quote(extension_name)}')
     fixes.append(f'Troubleshooting guide: {TSG_LINK}')
     return fixes

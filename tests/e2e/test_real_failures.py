@@ -1,0 +1,37 @@
+"""Failures in the forms users meet them (../shared/reference/real-failures.md), end to end with the real az: ARM's
+error text of each service era diagnosed by its innermost cause, and the health-check report in its 2022 format."""
+# pylint: disable=missing-docstring
+
+import pytest
+
+from tests.emulator.kube import scenarios as ks
+from tests.unit.test_real_failures import ERAS, REPORT_2022
+
+VERIFY = "amlk8s verify -g rg-ml -c aks-with-ext -t aks"
+
+
+@pytest.mark.parametrize("era", sorted(ERAS))
+def test_a_failed_deploy_is_diagnosed_by_the_innermost_cause_of_each_era(az, emu, era):
+    emu.set_outcome("aks-prod", status="Failed", error={"code": "ExtensionOperationFailed", "message": ERAS[era]})
+    result = az("amlk8s deploy -g rg-ml -c aks-prod -t aks --arm-only --enable-training true", expect=1)
+    said = " ".join(result.stderr.split())
+    cause = said.split("Cause: ", 1)[1]
+    assert cause.split(" The HealthCheck hook", 1)[0].endswith("failed pre-install: pod healthcheck failed"), said
+    assert "policies blocking" not in cause
+    assert "HealthCheck hook" in said and "reports-pre-install" in said, said
+    assert "Traceback" not in result.stderr
+
+
+def test_the_2022_health_check_report_is_read_by_code(az, kube):
+    cm = ks.healthcheck_configmap()
+    cm["data"] = {"reports-pre-install": REPORT_2022}
+    objects = [o for o in ks.aks_world("MC_rg-ml_aks-with-ext_eastus")
+               if not (o["kind"] == "ConfigMap" and o["metadata"]["name"] == cm["metadata"]["name"])] + [cm]
+    kube.aks("aks-with-ext", objects)
+    report = az(VERIFY + " -o json", expect=1).json
+    assert report["verdict"] == "Degraded"
+    found = {f["code"]: f for f in report["findings"] if f["source"].startswith("healthcheck")}
+    assert found["E45006"]["title"] == "INSTANCE_TYPE_INVALID" and found["E45006"]["level"] == "warning"
+    assert found["AgentWarning"]["level"] == "warning" and '"gateway":0' in found["AgentWarning"]["diagnosis"]
+    [section] = report["inCluster"]["healthCheck"]
+    assert section["passed"] == 1 and len(section["failed"]) == 2
