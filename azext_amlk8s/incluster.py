@@ -22,7 +22,7 @@ import re
 from typing import Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
-from azext_amlk8s import health
+from azext_amlk8s import health, scheduling
 from azext_amlk8s._constants import NETWORK_REQUIREMENTS_LINK, RELEASE_NAMESPACE, TSG_LINK
 from azext_amlk8s._text import shell_quote
 from azext_amlk8s.kube import SKIPPED, Denied, path_of
@@ -464,14 +464,22 @@ def _node_rows(facts, bodies, intent):
     nodes = _nodes(bodies)
     if isinstance(bodies.get(NODES), Denied):   # unknown, not "no node": each check that needed them says so
         ids = ('node-architecture', 'capacity', 'gpu-device-plugin') if facts.ref.is_arc else ('gpu-device-plugin',)
+        ids += ('node-selector',) if intent.node_selector else ()
         return [_unread(cid, 'the nodes', bodies[NODES]) for cid in ids]
     if nodes is None:
         return []
     linux = [n for n in nodes if _node_os(n) == 'linux' and not (n.get('spec') or {}).get('unschedulable')]
+    eligible, excluded = scheduling.eligible_nodes(nodes, intent.node_selector)
     rows = []
+    if intent.node_selector:
+        status, finding, fix = scheduling.selector_finding(nodes, intent.node_selector, facts.ref.is_arc)
+        rows.append(_row('node-selector', status, finding, fix or None))
+    if intent.inference and intent.router_ha is True:
+        status, finding, fix = scheduling.router_ha_finding(eligible, excluded, intent.node_selector)
+        rows.append(_row('inference-router-ha', status, finding, fix or None))
     if facts.ref.is_arc:
         rows.append(_arc_arch(linux))
-        rows.append(_arc_capacity(linux, intent))
+        rows.append(_arc_capacity(eligible if intent.node_selector else linux, intent))
     rows.append(_gpus(facts, linux, intent))
     return rows
 

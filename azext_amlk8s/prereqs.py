@@ -57,6 +57,7 @@ ingress-nginx             inference with the extension's ingress      pass, fail
 ssl-secret                inference with --ssl-secret                 pass, warning, fail, unknown
 gpu-software              the NVIDIA device plugin or DCGM exporter   pass, fail, unknown
                           requested
+node-selector             a nodeSelector setting (--node-selector)    pass, fail, unknown
 ========================  ==========================================  ==============================
 
 On Arc the nodes read from the API replace node-architecture's and capacity's unknowns (and gpu-device-plugin's).
@@ -918,6 +919,7 @@ IN_CLUSTER_CHECKS = (
     ("ingress-nginx", "Ingress controller"),
     ("ssl-secret", "TLS secret"),
     ("gpu-software", "GPU software"),
+    ("node-selector", "Node selector"),
 )
 TITLES = dict([(cid, title) for cid, title, _ in _CHECKS] + list(IN_CLUSTER_CHECKS))
 ALL_CHECK_IDS: Tuple[str, ...] = tuple(TITLES)

@@ -1,0 +1,126 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) amlk8s contributors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""Step 3, scheduling before the write: where the extension's pods can run, judged from the nodes the cluster's
+Kubernetes API returned (pure; ``incluster.py`` hands the node objects in).
+
+The AzureML chart places its pods with the ``nodeSelector`` setting (``nodeSelector.<label>=<value>``, every pair
+must match, Kubernetes "Assign Pods to Nodes") and tolerates no custom taint, so a node is *eligible* when it is
+Ready, schedulable (not cordoned), Linux, carries every selector label and has no ``NoSchedule``/``NoExecute``
+taint. The inference router's HA mode runs three ``azureml-fe-v2`` replicas spread one per node, so it needs three
+eligible nodes (E40002 INSUFFICIENT_NODE otherwise). Public reports (real-failures.md): a selector of AKS-only labels
+(``agentpool``, ``kubernetes.azure.com/agentpool``) on an Arc cluster matches nothing, and ARM then says only
+``status not populated``.
+"""
+
+from typing import Dict, List, Mapping, Tuple
+
+AKS_ONLY_LABELS = ('agentpool', 'kubernetes.azure.com/agentpool', 'kubernetes.azure.com/cluster',
+                   'kubernetes.azure.com/mode', 'kubernetes.azure.com/role', 'kubernetes.azure.com/os-sku')
+HA_REPLICAS = 3
+
+
+def _labels(node) -> Mapping:
+    labels = (node.get('metadata') or {}).get('labels') if isinstance(node, Mapping) else None
+    return labels if isinstance(labels, Mapping) else {}
+
+
+def _name(node) -> str:
+    return str((node.get('metadata') or {}).get('name') or '?') if isinstance(node, Mapping) else '?'
+
+
+def _ready(node) -> bool:
+    for cond in (node.get('status') or {}).get('conditions') or []:
+        if isinstance(cond, Mapping) and cond.get('type') == 'Ready':
+            return cond.get('status') == 'True'
+    return False
+
+
+def _blocking_taints(node) -> List[str]:
+    taints = (node.get('spec') or {}).get('taints') or []
+    return [f"{t.get('key')}{'=' + str(t.get('value')) if t.get('value') else ''}:{t.get('effect')}"
+            for t in taints if isinstance(t, Mapping) and t.get('effect') in ('NoSchedule', 'NoExecute')]
+
+
+def _linux(node) -> bool:
+    os_name = _labels(node).get('kubernetes.io/os') or ((node.get('status') or {}).get('nodeInfo') or {}).get(
+        'operatingSystem') or 'linux'
+    return str(os_name).lower() == 'linux'
+
+
+def eligible_nodes(nodes, selector: Mapping[str, str]) -> Tuple[List[dict], Dict[str, List[str]]]:
+    """(the nodes the extension's pods can run on, {why not: [node names]} for the others)."""
+    eligible, excluded = [], {}
+    for node in nodes or []:
+        if not isinstance(node, Mapping):
+            continue
+        labels = _labels(node)
+        reason = None
+        if not _linux(node):
+            reason = 'not Linux'
+        elif not _ready(node):
+            reason = 'not Ready'
+        elif (node.get('spec') or {}).get('unschedulable'):
+            reason = 'cordoned'
+        elif any(str(labels.get(k)) != str(v) for k, v in selector.items()):
+            reason = 'not matching the node selector'
+        elif _blocking_taints(node):
+            reason = 'tainted ' + ', '.join(_blocking_taints(node)[:2])
+        if reason is None:
+            eligible.append(node)
+        else:
+            excluded.setdefault(reason, []).append(_name(node))
+    return eligible, excluded
+
+
+def _shown(names, limit=5) -> str:
+    more = len(names) - limit
+    return ', '.join(names[:limit]) + (f' and {more} more' if more > 0 else '')
+
+
+def selector_text(selector: Mapping[str, str]) -> str:
+    return ','.join(f'{k}={v}' for k, v in selector.items())
+
+
+def selector_finding(nodes, selector: Mapping[str, str], is_arc: bool) -> Tuple[str, str, str]:
+    """(status, finding, fix) of the node selector against the nodes: ``fail`` when it selects no Ready,
+    schedulable Linux node, naming the label and the values the nodes have for it."""
+    candidates = [n for n in nodes or [] if isinstance(n, Mapping) and _linux(n) and _ready(n)
+                  and not (n.get('spec') or {}).get('unschedulable')]
+    matching = [n for n in candidates if all(str(_labels(n).get(k)) == str(v) for k, v in selector.items())]
+    text = selector_text(selector)
+    if matching:
+        names = _shown([_name(n) for n in matching])
+        return 'pass', f'The node selector {text} selects {len(matching)} Ready node(s): {names}.', ''
+    parts = []
+    for key, value in selector.items():
+        have = sorted({str(_labels(n).get(key)) for n in candidates if key in _labels(n)})
+        if not have:
+            aks_only = is_arc and key in AKS_ONLY_LABELS
+            note = ' (an AKS-only label: Arc and other clusters do not set it)' if aks_only else ''
+            parts.append(f'no node has the label {key}{note}')
+        elif value not in have:
+            parts.append(f'the nodes have {key}={"|".join(have[:5])}, not {value}')
+    common = sorted(set.intersection(*[set(_labels(n)) for n in candidates])) if candidates else []
+    shown = [k for k in common if not k.startswith(('beta.kubernetes.io/', 'node.kubernetes.io/exclude'))][:6]
+    why = '; '.join(parts) or 'no node matches every label'
+    finding = (f'The node selector {text} selects no Ready, schedulable Linux node: {why}. The extension\'s pods '
+               'would stay Pending (E40002 INSUFFICIENT_NODE; on Arc ARM may say only "status not populated").')
+    fix = ('Use labels your nodes have' + (f' (every node has {", ".join(shown)})' if shown else '') +
+           f', for example --node-selector kubernetes.io/os=linux, or label the nodes: kubectl label node <node> '
+           f'{text.split(",", maxsplit=1)[0]}')
+    return 'fail', finding, fix
+
+
+def router_ha_finding(eligible, excluded, selector) -> Tuple[str, str, str]:
+    """(status, finding, fix) of inferenceRouterHA on the eligible nodes (three replicas, one per node)."""
+    count = len(eligible)
+    scope = f' matching {selector_text(selector)}' if selector else ''
+    if count >= HA_REPLICAS:
+        return 'pass', f'{count} eligible nodes{scope}: enough for three inference router replicas.', ''
+    others = '; '.join(f'{why}: {_shown(names, 3)}' for why, names in excluded.items())
+    return ('fail', f'inferenceRouterHA is on and its three azureml-fe-v2 replicas run one per node, but only '
+            f'{count} node(s){scope} can take them' + (f' (left out: {others})' if others else '') +
+            ': the replicas would stay Pending (E40002 INSUFFICIENT_NODE).',
+            'Deploy with --inference-router-ha false (one replica, dev/test), or make three nodes eligible (add '
+            'nodes, uncordon them, or widen the node selector).')
