@@ -676,11 +676,13 @@ def _pod_finding(pod, problem):
                                 f'Allow the outbound endpoints listed at {NETWORK_REQUIREMENTS_LINK}; see the pull '
                                 f'error: kubectl describe pod -n {NS} {shell_quote(name)}', True)
     elif reason == 'Pending':
+        causes = scheduling.scheduler_causes(message)
+        because = f" ({'; '.join(c for c, _ in causes)})" if causes else ''
+        fix = ' '.join(f for _, f in causes) or ('Add nodes or free resources so that it fits (kubectl describe '
+                                                 'nodes); check the node selector and tolerations.')
         diag = health.Diagnosis('pod-pending', 'POD_UNSCHEDULABLE',
-                                f'Pod {name} cannot be scheduled: {message or "no node fits it"}',
-                                'Add nodes or free resources so that it fits (kubectl describe nodes); check the '
-                                f'node selector and tolerations: kubectl describe pod -n {NS} {shell_quote(name)}',
-                                True)
+                                f'Pod {name} cannot be scheduled{because}: {message or "no node fits it"}',
+                                f'{fix} See it: kubectl describe pod -n {NS} {shell_quote(name)}', True)
     else:
         diag = health.Diagnosis('pod-not-ready', 'POD_NOT_READY', f'Pod {name} is not ready ({reason}).',
                                 f'kubectl describe pod -n {NS} {shell_quote(name)}; {logs}', True)

@@ -124,3 +124,44 @@ def router_ha_finding(eligible, excluded, selector) -> Tuple[str, str, str]:
             ': the replicas would stay Pending (E40002 INSUFFICIENT_NODE).',
             'Deploy with --inference-router-ha false (one replica, dev/test), or make three nodes eligible (add '
             'nodes, uncordon them, or widen the node selector).')
+
+
+# --- after the write: why a pod is Pending ---------------------------------------------------------------------------
+
+# The scheduler's reasons in "0/N nodes are available: <count> <reason>, ..." (kube-scheduler's FailedScheduling
+# message and the pod's PodScheduled=False condition), each with what to change.
+_CAUSES = (
+    (r'Insufficient (cpu|memory)', 'too little free {0}',
+     'Free or add {0}: add nodes or larger nodes, or lower what other workloads request (kubectl describe nodes shows '
+     'Allocated resources).'),
+    (r'Insufficient nvidia\.com/gpu', 'no free NVIDIA GPU',
+     'Add GPU nodes, or let the extension install the device plugin (--install-nvidia-device-plugin true) so the '
+     "nodes' GPUs are offered as nvidia.com/gpu."),
+    (r'Too many pods', 'no free pod slot',
+     "The nodes are at their maximum pods (status.allocatable.pods): add nodes, or on AKS add a node pool with a "
+     'higher --max-pods.'),
+    (r"didn't match Pod's node affinity/selector", "the node selector matches no free node",
+     'Check the nodeSelector setting against the labels: kubectl get nodes --show-labels; change it with az amlk8s '
+     'update ... --config nodeSelector.<label>=<value>.'),
+    (r'had untolerated taint \{?([^}]*)\}?', 'a taint the pod does not tolerate ({0})',
+     'Remove the taint from the nodes that should run the extension (kubectl taint nodes <node> <key>-), or use '
+     'nodes without it.'),
+    (r"didn't match pod anti-affinity rules", 'one replica per node and no node left',
+     'The inference router with HA runs three replicas on three different nodes: add nodes, or deploy with '
+     '--inference-router-ha false.'),
+    (r"didn't have free ports for the requested pod ports", 'a host port already taken',
+     'Another pod on those nodes uses the same host port: find it with kubectl get pods -A -o wide and move it.'),
+    (r'unbound immediate PersistentVolumeClaims', 'a volume claim with no volume',
+     'Check the claims and the storage class: kubectl get pvc -n azureml; kubectl get storageclass.'),
+)
+
+
+def scheduler_causes(message: str) -> List[Tuple[str, str]]:
+    """[(cause, fix)] named in a scheduler message, in the order of the table; [] when none is recognised."""
+    import re
+    found = []
+    for pattern, cause, fix in _CAUSES:
+        for match in re.finditer(r'(\d+) (?:node\(s\) )?' + pattern, message or ''):
+            extra = (match.group(2) or '').strip() if match.lastindex and match.lastindex >= 2 else ''
+            found.append((f'{match.group(1)} node(s): {cause.format(extra)}', fix.format(extra)))
+    return found

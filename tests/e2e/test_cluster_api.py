@@ -413,7 +413,20 @@ def test_a_pending_pod_carries_the_schedulers_message(az, kube):
     kube.aks("aks-with-ext", replace(objects, ks.pod(pod["metadata"]["name"], state="Pending", message=message)))
     report = az(VERIFY + " -o json", expect=1).json
     finding = next(f for f in report["findings"] if f["code"] == "pod-pending")
-    assert message in finding["diagnosis"]
+    assert message in finding["diagnosis"] and "(3 node(s): too little free memory)" in finding["diagnosis"]
+    assert finding["fix"].startswith("Free or add memory")
+
+
+def test_a_pending_router_replica_of_ha_names_the_anti_affinity_fix(az, kube):
+    objects = healthy()
+    pod = _pods_of(objects, "azureml-fe-v2-")[0]
+    message = ("0/3 nodes are available: 1 node(s) didn't match pod anti-affinity rules, 2 node(s) had untolerated "
+               "taint {CriticalAddonsOnly: true}. preemption: 0/3 nodes are available: 3 Preemption is not helpful.")
+    kube.aks("aks-with-ext", replace(objects, ks.pod(pod["metadata"]["name"], state="Pending", message=message)))
+    finding = next(f for f in az(VERIFY + " -o json", expect=1).json["findings"] if f["code"] == "pod-pending")
+    assert "one replica per node and no node left" in finding["diagnosis"]
+    assert "CriticalAddonsOnly: true" in finding["diagnosis"]
+    assert "--inference-router-ha false" in finding["fix"] and "kubectl taint nodes" in finding["fix"]
 
 
 def test_a_missing_component_and_a_not_ready_one(az, kube):

@@ -30,3 +30,17 @@ def test_router_ha_needs_three_eligible_nodes():
     eligible, excluded = scheduling.eligible_nodes(nodes, {})
     assert scheduling.router_ha_finding(eligible, excluded, {})[0] == "pass"
     assert scheduling.router_ha_finding(eligible[:2], excluded, {})[0] == "fail"
+
+
+def test_scheduler_messages_are_read_into_causes():
+    message = ("0/5 nodes are available: 1 Insufficient cpu, 1 Insufficient memory, 1 Too many pods, 1 node(s) had "
+               "untolerated taint {node-role.kubernetes.io/control-plane: }, 1 node(s) didn't match Pod's node "
+               "affinity/selector. preemption: 0/5 nodes are available: 5 Preemption is not helpful for scheduling.")
+    causes = [c for c, _ in scheduling.scheduler_causes(message)]
+    assert causes == ["1 node(s): too little free cpu", "1 node(s): too little free memory",
+                      "1 node(s): no free pod slot",
+                      "1 node(s): the node selector matches no free node",
+                      "1 node(s): a taint the pod does not tolerate (node-role.kubernetes.io/control-plane:)"]
+    anti = scheduling.scheduler_causes("0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules.")
+    assert "--inference-router-ha false" in anti[0][1]
+    assert scheduling.scheduler_causes("something else") == []
