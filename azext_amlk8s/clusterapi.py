@@ -9,6 +9,8 @@ exit code 1 before anything else is read from it.
 """
 
 from azext_amlk8s import incluster, kube
+from azext_amlk8s._text import shell_quote
+from azext_amlk8s.settings import installed_key_findings
 
 
 def warm_up(request):
@@ -91,4 +93,6 @@ def after_write(cmd, client, facts, options, extension, *, ctx, seen=None):
         kube.read(access, incluster.after_paths())
     else:
         access, proof = look(cmd, client, facts, options, incluster.after_paths())
-    return incluster.after_report(access, proof, access.bodies, expected, ctx=ctx, inference=inference)
+    section, findings = incluster.after_report(access, proof, access.bodies, expected, ctx=ctx, inference=inference)
+    target = f'{facts.ref.cli_args} -n {shell_quote(ctx.extension_name or "azureml")}'
+    return section, findings + installed_key_findings(settings, target)

@@ -654,6 +654,10 @@ def _pod_problem(pod):
         if waiting.get('reason') == 'PodInitializing' or terminated.get('reason') == 'Completed':
             continue
         reason = waiting.get('reason') or terminated.get('reason') or ('NotReady' if phase == 'Running' else phase)
+        last = ((cs.get('lastState') or {}).get('terminated') or {}) if isinstance(cs.get('lastState'), Mapping) \
+            else {}
+        if last.get('reason') == 'OOMKilled' and reason in ('CrashLoopBackOff', 'NotReady', 'Error', 'Running'):
+            reason = 'OOMKilled'        # the cause the back-off hides: the last run was killed for memory
         return str(reason), _int(cs.get('restartCount')), str(waiting.get('message') or ''), cs.get('name')
     if phase in ('Pending', 'Failed', 'Unknown'):
         return phase, 0, str(status.get('message') or status.get('reason') or ''), None
@@ -669,6 +673,15 @@ def _pod_finding(pod, problem):
                                 f'Pod {name} keeps crashing (CrashLoopBackOff, {restarts} restarts).',
                                 f'Read why it stopped: {logs} --previous; then kubectl describe pod -n {NS} '
                                 f'{shell_quote(name)}', True)
+    elif reason == 'OOMKilled':
+        diag = health.Diagnosis('pod-oom-killed', 'CONTAINER_OUT_OF_MEMORY',
+                                f'Container {container or "?"} of pod {name} was killed for using more memory than '
+                                f'its limit (OOMKilled, {restarts} restarts), and keeps restarting.',
+                                f'See its memory limit and last state: kubectl describe pod -n {NS} '
+                                f'{shell_quote(name)}; its last run: kubectl logs -n {NS} {shell_quote(name)} '
+                                f'--previous. Make room on its node (larger nodes, fewer other workloads there); a '
+                                "limit set by the extension's chart cannot be raised with a setting: open a "
+                                f'support case with the verify report ({TSG_LINK}).', True)
     elif reason in ('ImagePullBackOff', 'ErrImagePull', 'InvalidImageName'):
         diag = health.Diagnosis('pod-image-pull', 'IMAGE_PULL_FAILED',
                                 f'Pod {name} cannot pull its image ({reason}): the cluster usually cannot reach '

@@ -26,6 +26,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 from azure.cli.core.azclierror import (InvalidArgumentValueError, MutuallyExclusiveArgumentError,
                                        RequiredArgumentMissingError)
 
+from azext_amlk8s._text import shell_quote
 from azext_amlk8s._validators import file_label, looks_like_content, looks_secret, shown_value
 
 # Re-exported: the handlers and the tests read these names from here.
@@ -779,3 +780,28 @@ def summary(settings: Settings) -> str:
     if settings.node_selector:
         parts.append('node selector ' + ', '.join(f'{k}={v}' for k, v in settings.node_selector.items()))
     return 'Settings are valid: ' + '; '.join(parts) + '.'
+
+
+# --- the installed settings, judged as input is --------------------------------------------------------------------
+
+def installed_key_findings(installed, target: str = '<cluster arguments>') -> list:
+    """verify: keys of the extension's own ``configurationSettings`` that the chart ignores because only their case
+    differs from a documented key (keys are case-sensitive: ``InferenceRouterHA=False`` leaves HA on). Each a
+    warning naming the key, what the chart did instead, and the update that fixes it."""
+    from azext_amlk8s import health
+    known = {name.lower(): name for name in CATALOGUE}
+    found = []
+    for key, value in (installed or {}).items():
+        meant = known.get(str(key).lower())
+        if meant is None or meant == key or meant in installed:
+            continue
+        shown = shown_value(value) if health.is_secret_setting(meant, value) or looks_secret(str(value)) else \
+            repr(str(value))
+        found.append(health.make_finding('settings', 'warning', [health.Diagnosis(
+            'setting-ignored', 'SETTING_KEY_IGNORED',
+            f'The installed setting {key}={shown} is ignored: keys are case-sensitive and the chart reads {meant}, '
+            f'so {meant} kept its default.',
+            f'Set it with the right key: az amlk8s update {target} --config {meant}={shell_quote(str(value))}' if not
+            health.is_secret_setting(meant, value) else f'Set it with the right key ({meant}) with az amlk8s update.',
+            False)], f'{key} (meant: {meant})'))
+    return found

@@ -35,3 +35,27 @@ def test_the_2022_health_check_report_is_read_by_code(az, kube):
     assert found["AgentWarning"]["level"] == "warning" and '"gateway":0' in found["AgentWarning"]["diagnosis"]
     [section] = report["inCluster"]["healthCheck"]
     assert section["passed"] == 1 and len(section["failed"]) == 2
+
+
+def test_a_mis_cased_installed_setting_is_named_with_what_it_caused(az, emu):
+    body = emu.extension("aks-with-ext")
+    body["properties"]["configurationSettings"]["InferenceRouterHA"] = "False"
+    emu.put_resource(body["id"], body)
+    report = az(VERIFY + " --arm-only -o json", expect=0).json
+    [finding] = [f for f in report["findings"] if f["code"] == "setting-ignored"]
+    assert "InferenceRouterHA='False' is ignored" in finding["diagnosis"]
+    assert "the chart reads inferenceRouterHA, so inferenceRouterHA kept its default" in finding["diagnosis"]
+    assert ("az amlk8s update -g rg-ml -c aks-with-ext -t managedClusters -n azureml --config "
+            "inferenceRouterHA=False") in finding["fix"]
+
+
+def test_an_oom_killed_container_is_named_as_such(az, kube):
+    from tests.emulator.kube import failures as kf
+    objects = ks.aks_world("MC_rg-ml_aks-with-ext_eastus")
+    pod = next(o for o in objects if o["kind"] == "Pod" and o["metadata"]["name"].startswith("aml-operator"))
+    crashing = kf.crashing_pod(pod["metadata"]["name"], reason="OOMKilled", restarts=7)
+    kube.aks("aks-with-ext", [o for o in objects if o is not pod] + [crashing])
+    report = az(VERIFY + " -o json", expect=1).json
+    [finding] = [f for f in report["findings"] if f["code"] == "pod-oom-killed"]
+    assert "OOMKilled, 7 restarts" in finding["diagnosis"] and "--previous" in finding["fix"]
+    assert [p["reason"] for p in report["inCluster"]["podsNotReady"]] == ["OOMKilled"]
