@@ -574,10 +574,27 @@ def access_row(access, proof=None):
 
 # --- after the write -------------------------------------------------------------------------------------------------
 
+INSTANCE_TYPES = path_of(None, 'instancetypes', group='amlarc.azureml.com', version='v1alpha1')
+
+
 def after_paths() -> List[str]:
     return [path_of(NS, 'deployments', group='apps'), path_of(NS, 'statefulsets', group='apps'),
             path_of(NS, 'daemonsets', group='apps'), path_of(NS, 'pods'),
-            path_of(NS, 'configmaps', HEALTHCHECK_CONFIGMAP), path_of(NS, 'services', ROUTER_SERVICE)]
+            path_of(NS, 'configmaps', HEALTHCHECK_CONFIGMAP), path_of(NS, 'services', ROUTER_SERVICE), INSTANCE_TYPES]
+
+
+def _instance_type_findings(bodies):
+    """Instance types no eligible node can hold: jobs and endpoints that use them stay queued."""
+    types, nodes = bodies.get(INSTANCE_TYPES), _nodes(bodies)
+    if not isinstance(types, Mapping) or nodes is None:
+        return []
+    return [health.make_finding('kubernetes', 'warning', [health.Diagnosis(
+        'instance-type-too-large', 'INSTANCE_TYPE_UNSCHEDULABLE',
+        f'Instance type {name} fits no node: {why}. Jobs and endpoints that use it stay queued (the health check '
+        'may report E45006).',
+        f'Lower its requests or add a node that can hold it: kubectl edit instancetype {shell_quote(name)}; see '
+        'what the nodes offer: kubectl describe nodes', False)], f'instance type {name}')
+        for name, why in scheduling.instance_types_no_node_holds(_items(types), nodes)]
 
 
 def _workload_counts(obj, kind):
@@ -833,6 +850,7 @@ def after_report(access, proof, bodies, expected, *, ctx, inference):
         findings.append(_pod_finding(pod, problem))
     checks, hc_findings = _healthcheck(bodies, ctx)
     router, router_findings = _router_address(bodies, inference)
+    findings += _instance_type_findings(bodies)
     unread = _unread_after(bodies, checks)
     section.update({'workloads': workloads, 'podsNotReady': pods, 'healthCheck': checks, 'inferenceRouter': router,
                     'unread': [u['what'] for u in unread]})
@@ -850,7 +868,7 @@ def _unread_after(bodies, checks):
     out = []
     for path in after_paths():
         body = bodies.get(path)
-        if not isinstance(body, Denied):
+        if not isinstance(body, Denied) or path == INSTANCE_TYPES:    # instance types: a check of their own
             continue
         key = path.split('?', 1)[0].rstrip('/').rsplit('/', 1)[-1]
         what = _AFTER_WHAT.get(key, key)

@@ -165,3 +165,64 @@ def scheduler_causes(message: str) -> List[Tuple[str, str]]:
             extra = (match.group(2) or '').strip() if match.lastindex and match.lastindex >= 2 else ''
             found.append((f'{match.group(1)} node(s): {cause.format(extra)}', fix.format(extra)))
     return found
+
+
+# --- instance types ------------------------------------------------------------------------------------------------
+
+def _quantity(value) -> float:
+    """A Kubernetes quantity as a number (cores, bytes, GPUs); 0 when unreadable."""
+    import re
+    text = str(value or '').strip()
+    found = re.fullmatch(r'([0-9.]+)(m|Ki|Mi|Gi|Ti|k|M|G|T)?', text)
+    if not found:
+        return 0.0
+    scale = {None: 1, 'm': 1e-3, 'Ki': 2 ** 10, 'Mi': 2 ** 20, 'Gi': 2 ** 30, 'Ti': 2 ** 40, 'k': 1e3, 'M': 1e6,
+             'G': 1e9, 'T': 1e12}[found.group(2)]
+    return float(found.group(1)) * scale
+
+
+def _needs(instance_type) -> Dict[str, float]:
+    resources = ((instance_type.get('spec') or {}).get('resources') or {}) if isinstance(instance_type, Mapping) \
+        else {}
+    requests, limits = resources.get('requests') or {}, resources.get('limits') or {}
+    return {'cpu': _quantity(requests.get('cpu') or limits.get('cpu')),
+            'memory': _quantity(requests.get('memory') or limits.get('memory')),
+            'nvidia.com/gpu': _quantity(limits.get('nvidia.com/gpu') or requests.get('nvidia.com/gpu'))}
+
+
+def _offers(node) -> Dict[str, float]:
+    allocatable = (node.get('status') or {}).get('allocatable') or {}
+    return {key: _quantity(allocatable.get(key)) for key in ('cpu', 'memory', 'nvidia.com/gpu')}
+
+
+def _fmt_needs(values) -> str:
+    parts = [f"{values['cpu']:g} CPU", f"{values['memory'] / 2 ** 30:.3g} GiB memory"]
+    if values.get('nvidia.com/gpu'):
+        parts.append(f"{values['nvidia.com/gpu']:g} GPU")
+    return ', '.join(parts)
+
+
+def instance_types_no_node_holds(instance_types, nodes) -> List[Tuple[str, str]]:
+    """[(instance type name, why)] for the InstanceType resources (amlarc.azureml.com, how-to-manage-kubernetes-
+    instance-types) that no eligible node can hold: its CPU and memory requests and GPU limit against each node's
+    allocatable, on the nodes its own nodeSelector picks."""
+    out = []
+    for item in instance_types or []:
+        if not isinstance(item, Mapping):
+            continue
+        name = str((item.get('metadata') or {}).get('name') or '?')
+        selector = (item.get('spec') or {}).get('nodeSelector') or {}
+        eligible, _ = eligible_nodes(nodes, selector if isinstance(selector, Mapping) else {})
+        need = _needs(item)
+        if any(all(_offers(n)[k] >= v for k, v in need.items()) for n in eligible):
+            continue
+        if not eligible:
+            why = f'no eligible node matches its nodeSelector {selector_text(selector)}' if selector else \
+                'no node is eligible'
+        else:
+            largest = max(eligible, key=lambda n: (_offers(n)['nvidia.com/gpu'], _offers(n)['cpu'],
+                                                   _offers(n)['memory']))
+            why = (f'it asks for {_fmt_needs(need)}, and the largest eligible node, {_name(largest)}, offers '
+                   f'{_fmt_needs(_offers(largest))}')
+        out.append((name, why))
+    return out

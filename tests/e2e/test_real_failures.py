@@ -59,3 +59,18 @@ def test_an_oom_killed_container_is_named_as_such(az, kube):
     [finding] = [f for f in report["findings"] if f["code"] == "pod-oom-killed"]
     assert "OOMKilled, 7 restarts" in finding["diagnosis"] and "--previous" in finding["fix"]
     assert [p["reason"] for p in report["inCluster"]["podsNotReady"]] == ["OOMKilled"]
+
+
+def test_an_instance_type_no_node_can_hold_is_named_with_the_largest_node(az, kube):
+    from tests.emulator.kube import failures as kf
+    objects = ks.aks_world("MC_rg-ml_aks-with-ext_eastus") + [
+        kf.instance_type("defaultinstancetype", cpu="1", memory="4Gi"),
+        kf.instance_type("bigmem", cpu="2", memory="64Gi"),
+        kf.instance_type("gpu-a100", cpu="4", memory="8Gi", gpus=1, node_selector={"sku": "gpu"})]
+    kube.aks("aks-with-ext", objects)
+    report = az(VERIFY + " -o json", expect=1).json
+    found = {f["message"]: f for f in report["findings"] if f["code"] == "instance-type-too-large"}
+    assert set(found) == {"instance type bigmem", "instance type gpu-a100"}
+    assert "asks for 2 CPU, 64 GiB memory, and the largest eligible node" in found["instance type bigmem"]["diagnosis"]
+    assert "no eligible node matches its nodeSelector sku=gpu" in found["instance type gpu-a100"]["diagnosis"]
+    assert report["verdict"] == "Degraded"
