@@ -90,9 +90,9 @@ def after_write(cmd, client, facts, options, extension, *, ctx, seen=None):
     inference = str(settings.get('enableInference') or '').lower() == 'true'
     if seen is not None:        # deploy: the access of its checks, read again (or still not readable)
         access, proof = seen
-        kube.read(access, incluster.after_paths())
+        kube.read(access, incluster.after_paths(facts.ref.is_arc))
     else:
-        access, proof = look(cmd, client, facts, options, incluster.after_paths())
+        access, proof = look(cmd, client, facts, options, incluster.after_paths(facts.ref.is_arc))
     section, findings = incluster.after_report(access, proof, access.bodies, expected, ctx=ctx, inference=inference)
     target = f'{facts.ref.cli_args} -n {shell_quote(ctx.extension_name or "azureml")}'
     return section, findings + installed_key_findings(settings, target)

@@ -577,10 +577,39 @@ def access_row(access, proof=None):
 INSTANCE_TYPES = path_of(None, 'instancetypes', group='amlarc.azureml.com', version='v1alpha1')
 
 
-def after_paths() -> List[str]:
+ARC_AGENT_PODS = path_of('azure-arc', 'pods')
+
+
+def after_paths(is_arc: bool = False) -> List[str]:
+    """What verify reads after the write; on Arc also the pods of the Arc agents (``azure-arc``: the extension
+    manager that installs the release, and the agents that report its status)."""
     return [path_of(NS, 'deployments', group='apps'), path_of(NS, 'statefulsets', group='apps'),
             path_of(NS, 'daemonsets', group='apps'), path_of(NS, 'pods'),
-            path_of(NS, 'configmaps', HEALTHCHECK_CONFIGMAP), path_of(NS, 'services', ROUTER_SERVICE), INSTANCE_TYPES]
+            path_of(NS, 'configmaps', HEALTHCHECK_CONFIGMAP), path_of(NS, 'services', ROUTER_SERVICE),
+            INSTANCE_TYPES] + ([ARC_AGENT_PODS] if is_arc else [])
+
+
+def _arc_agent_findings(bodies, ctx):
+    """Arc agents that are not running: the extension manager installs the release and the agents report its state
+    (ARM's "status not populated" when they cannot)."""
+    findings = []
+    for pod in _items(bodies.get(ARC_AGENT_PODS)):
+        problem = _pod_problem(pod)
+        if problem is None or _is_evicted(pod):
+            continue
+        reason, restarts, _, container = problem
+        name = _name(pod)
+        findings.append(health.make_finding('kubernetes', 'error', [health.Diagnosis(
+            'arc-agent-not-ready', 'ARC_AGENT_NOT_READY',
+            f'The Azure Arc agent pod {name} in namespace azure-arc is not ready ({reason}'
+            + (f', {restarts} restarts' if restarts else '') + '): the extension manager installs the AzureML release '
+            'and the agents report its state to Azure ("status not populated" when they cannot).',
+            f'See why: kubectl describe pod -n azure-arc {shell_quote(name)}; kubectl logs -n azure-arc '
+            f'{shell_quote(name)}' + (f' -c {shell_quote(container)}' if container else '') + ' --previous; then '
+            f'upgrade the agents: az connectedk8s upgrade -g {shell_quote(ctx.resource_group or "<resource-group>")} '
+            f'-n {shell_quote(ctx.cluster_name or "<cluster>")}', True)],
+            f'azure-arc {name}: {reason}'))
+    return findings
 
 
 def _instance_type_findings(bodies):
@@ -850,7 +879,7 @@ def after_report(access, proof, bodies, expected, *, ctx, inference):
         findings.append(_pod_finding(pod, problem))
     checks, hc_findings = _healthcheck(bodies, ctx)
     router, router_findings = _router_address(bodies, inference)
-    findings += _instance_type_findings(bodies)
+    findings += _instance_type_findings(bodies) + _arc_agent_findings(bodies, ctx)
     unread = _unread_after(bodies, checks)
     section.update({'workloads': workloads, 'podsNotReady': pods, 'healthCheck': checks, 'inferenceRouter': router,
                     'unread': [u['what'] for u in unread]})
@@ -866,9 +895,9 @@ def _unread_after(bodies, checks):
     """What verify could not read (refused, failing, cut short) or could not make sense of: each an unknown, said
     as a finding that does not count for the verdict (``read``), never taken as passed or missing."""
     out = []
-    for path in after_paths():
+    for path in after_paths(ARC_AGENT_PODS in bodies):
         body = bodies.get(path)
-        if not isinstance(body, Denied) or path == INSTANCE_TYPES:    # instance types: a check of their own
+        if not isinstance(body, Denied) or path in (INSTANCE_TYPES, ARC_AGENT_PODS):    # checks of their own
             continue
         key = path.split('?', 1)[0].rstrip('/').rsplit('/', 1)[-1]
         what = _AFTER_WHAT.get(key, key)

@@ -74,3 +74,17 @@ def test_an_instance_type_no_node_can_hold_is_named_with_the_largest_node(az, ku
     assert "asks for 2 CPU, 64 GiB memory, and the largest eligible node" in found["instance type bigmem"]["diagnosis"]
     assert "no eligible node matches its nodeSelector sku=gpu" in found["instance type gpu-a100"]["diagnosis"]
     assert report["verdict"] == "Degraded"
+
+
+def test_an_arc_agent_out_of_memory_is_named_outside_azureml(az, kube):
+    from tests.emulator.kube import failures as kf
+    objects = ks.arc_world("arc-with-ext", "rg-arc", kube.arm.subscription_id)
+    manager = next(o for o in objects if o["kind"] == "Pod" and o["metadata"].get("namespace") == "azure-arc"
+                   and o["metadata"]["name"].startswith("extension-manager"))
+    crashing = kf.crashing_pod(manager["metadata"]["name"], ns="azure-arc", reason="OOMKilled", restarts=3)
+    path = kube.arc("arc-with-ext", objects=[o for o in objects if o is not manager] + [crashing])
+    report = az(f"amlk8s verify -g rg-arc -c arc-with-ext -t arc --kube-config {path} -o json", expect=1).json
+    [finding] = [f for f in report["findings"] if f["code"] == "arc-agent-not-ready"]
+    assert manager["metadata"]["name"] in finding["diagnosis"] and "OOMKilled, 3 restarts" in finding["diagnosis"]
+    assert "az connectedk8s upgrade -g rg-arc -n arc-with-ext" in finding["fix"]
+    assert report["verdict"] == "Degraded"
