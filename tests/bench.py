@@ -23,6 +23,9 @@ working tree with its bytecode compiled (as `az extension add` leaves an install
   (g) in-cluster reads  `az amlk8s verify` reading the cluster's Kubernetes API (the Kubernetes API emulator, the
                         cluster user credentials from the ARM emulator) vs `verify --arm-only`: median difference
                         <= 1.0 s; the requests sent to the cluster (GET only); peak RSS of both (reported)
+  (h) time to diagnosis a release pod turns CrashLoopBackOff (OOMKilled) 4 s into a deploy: seconds until
+                        `deploy --grace 5 --fail-fast` names it, median <= grace + 10 s; ARM's own failure reported
+                        beside it (the emulator ends the operation after 40 s; the service after 10-15 minutes)
   (e) memory            peak RSS (the child's own ru_maxrss, from os.wait4, through a small launcher) of deploy vs
                         the baseline, median ratio <= 1.15; again with a region SKU catalogue of Azure's size (2.9 MB)
 
@@ -67,6 +70,9 @@ LATENCY_TARGET = 5.0
 RETRY_AFTER = 3
 # Seconds after its start at which the emulator ends an operation in (d): not a multiple of any poll interval.
 COMPLETE_AFTER = 3.5
+# (h): the release pod turns CrashLoopBackOff this many seconds into the deploy; deploy runs with --grace GRACE; ARM's
+# own failure (the baseline) comes ARM_FAILS_AFTER s after the operation starts (the service: 10-15 minutes).
+FAILS_AFTER, GRACE, ARM_FAILS_AFTER = 4.0, 5, 40
 
 
 class HarnessError(Exception):
@@ -447,6 +453,59 @@ class Bench:  # pylint: disable=too-many-instance-attributes
             len(sent) / float(runs)), '-', '-', 'no write', not writes and {q.method for q in sent} == {'GET'})
         self.data['in_cluster'] = {'verify': walls, 'arm_only': arm_only, 'rss': rss, 'requests': len(sent)}
 
+    # ------------------------------------------------------------------ (h) time to diagnosis
+    def time_to_diagnosis(self):
+        """A release pod turns CrashLoopBackOff (OOMKilled) a few seconds into the deploy: how long until deploy
+        names it (--grace GRACE --fail-fast), against waiting for ARM's own failure (--arm-only)."""
+        import threading
+        import time
+        from tests.emulator.kube import KubeEmulator, failures as kf, scenarios as ks
+        runs = max(3, self.args.latency_runs)
+        self.say('(h) time to diagnosis: {} x deploy --grace {} --fail-fast, 1 x ARM\'s own failure ...'.format(
+            runs, GRACE))
+        kube = KubeEmulator(state_dir=self.work / 'kube-emulator-h', log_file=False).start()
+        node_rg = (self.emu.resource(self.cluster_id) or {})['properties']['nodeResourceGroup']
+        fresh = ks.aks_world(node_rg, installed=False) + [ks.namespace('azureml')]
+        deploy = DEPLOY[:2] + ['--grace', str(GRACE)] + DEPLOY[2:]
+
+        def timed(args, arm_end):
+            kube.add_cluster(CLUSTER, fresh)
+            self.emu.set_kubeconfig(CLUSTER, kube.kubeconfig(CLUSTER))
+            self.reset_extension()
+            self.settings(retry_after=1, complete_after=arm_end)
+            self.emu.set_outcome(CLUSTER, status='Failed', error={'code': 'ExtensionOperationFailed', 'message': (
+                kf.arm_error('failed pre-install: pod healthcheck failed'))})
+            failing = {}
+
+            def turn():
+                failing['at'] = time.time()
+                kube.put(CLUSTER, kf.crashing_pod('aml-operator-7c9d8b6f5-x2x9z', reason='OOMKilled',
+                                                  since=ks.ago(seconds=0)))
+            timer = threading.Timer(FAILS_AFTER, turn)
+            timer.start()
+            run = self.az(args, code=1, what='deploy that fails')
+            timer.join()
+            return run.end - failing['at'], run
+        try:
+            ours = [timed(deploy + ['--fail-fast'], 300) for _ in range(runs)]
+            base = timed(DEPLOY + ['--arm-only'], ARM_FAILS_AFTER)
+        finally:
+            self.emu.set_kubeconfig(CLUSTER, None)
+            self.settings()
+            kube.stop()
+        named = all('aml-operator-7c9d8b6f5-x2x9z' in run.stderr and 'Stopped waiting (--fail-fast)' in run.stderr
+                    for _, run in ours)
+        if not named:
+            raise HarnessError('deploy --fail-fast did not name the crashing pod:\n' + ours[0][1].stderr[-2000:])
+        took = median([t for t, _ in ours])
+        self.row('(h) time to diagnosis: pod failing -> deploy names it (s, --grace {})'.format(GRACE),
+                 '{:.1f}'.format(took), '{:.1f}'.format(base[0]), '-', '<= grace + 10 s', took <= GRACE + 10)
+        self.detail('(h) deploy --grace {} --fail-fast, s from the pod failing to the diagnosis: {}; ARM\'s own '
+                    'failure (the emulator ends the operation {} s after it starts; the service takes 10-15 '
+                    'minutes): {:.1f} s'.format(GRACE, ' '.join('{:.1f}'.format(t) for t, _ in ours),
+                                                ARM_FAILS_AFTER, base[0]))
+        self.data['time_to_diagnosis'] = {'live': [t for t, _ in ours], 'arm': base[0], 'grace': GRACE}
+
     # ------------------------------------------------------------------ rows
     def row(self, figure, amlk8s, baseline, ratio, target, passed):
         self.rows.append((figure, amlk8s, baseline, ratio, target, 'pass' if passed else 'FAIL'))
@@ -760,7 +819,7 @@ def main(argv=None):
     parser.add_argument('--runs', type=int, default=7, help='runs of each deploy (default 7; at least 5 to count)')
     parser.add_argument('--load-runs', type=int, default=None, help='runs of each -h/version (default 3 x --runs)')
     parser.add_argument('--latency-runs', type=int, default=1, help='rounds of (d) (default 1; the worst counts)')
-    parser.add_argument('--only', default='abcdefg', help='figures to measure, e.g. --only ae (default abcdefg)')
+    parser.add_argument('--only', default='abcdefgh', help='figures to measure, e.g. --only ae (default abcdefgh)')
     parser.add_argument('--source', default=str(REPO / 'azext_amlk8s'),
                         help='the azext_amlk8s package to measure (default: this working tree\'s; e.g. a scratch copy '
                              'with a candidate fix)')
@@ -797,6 +856,8 @@ def main(argv=None):
             bench.latency()
         if 'g' in args.only:
             bench.in_cluster()
+        if 'h' in args.only:
+            bench.time_to_diagnosis()
         if 'f' in args.only:
             bench.fleet()
             bench.fleet_growth()
