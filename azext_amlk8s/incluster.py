@@ -62,6 +62,7 @@ LEGACY_FE_CLEANUP = ('kubectl delete deploy azureml-fe -n default; kubectl delet
                      'azureml-fe-role; kubectl delete clusterrolebinding azureml-fe-binding')
 
 NODES = path_of(None, 'nodes', query={'limit': 500})
+ALL_PODS = path_of(None, 'pods', query={'limit': 500})      # pod slots: the pods bound to each node
 ARC_CONFIG = path_of('azure-arc', 'configmaps', 'azure-clusterconfig')
 NAMESPACE = path_of(None, 'namespaces', NS)
 INGRESS_CLASSES = path_of(None, 'ingressclasses', group='networking.k8s.io')
@@ -264,7 +265,7 @@ def before_paths(ref, settings_public, intent) -> List[str]:
         paths.append(DAEMONSETS)
     if wants['ssl_secret'] and wants['inference']:
         paths.append(path_of(NS, 'secrets', wants['ssl_secret']))
-    return paths
+    return paths + [ALL_PODS]
 
 
 def _owned_by_release(obj, release):
@@ -291,6 +292,7 @@ def before_checks(facts, bodies, intent, settings_public, ignore=()) -> List[Che
     if wants['ssl_secret'] and wants['inference']:
         rows.append(_ssl_secret(bodies, wants))
     rows += _node_rows(facts, bodies, intent)
+    rows.append(_pod_slots(facts, bodies, intent, settings_public, wants))
     if wants['nvidia'] or wants['dcgm']:
         rows.append(_gpu_software(bodies, wants, release))
     return apply_ignore([row for row in rows if row is not None], ignore)
@@ -482,6 +484,22 @@ def _node_rows(facts, bodies, intent):
         rows.append(_arc_capacity(eligible if intent.node_selector else linux, intent))
     rows.append(_gpus(facts, linux, intent))
     return rows
+
+
+def _pod_slots(facts, bodies, intent, settings_public, wants):
+    cid = 'pod-slots'
+    nodes, pods = _nodes(bodies), bodies.get(ALL_PODS)
+    if nodes is None:
+        return None
+    if not isinstance(pods, Mapping):
+        return _unread(cid, 'the pods of every namespace', pods) if isinstance(pods, Denied) else None
+    eligible, _ = scheduling.eligible_nodes(nodes, intent.node_selector)
+    if not eligible:    # no node at all: the node-selector and node rows say so
+        return None
+    expected = health.expected_components(dict(settings_public or {}), facts.ref.cluster_type, intent.extension_name)
+    status, finding, fix = scheduling.pod_slot_finding(scheduling.free_pod_slots(eligible, _items(pods)),
+                                                       len(expected), wants['nvidia'] or wants['dcgm'])
+    return _row(cid, status, finding, fix or None)
 
 
 def _arc_arch(linux):

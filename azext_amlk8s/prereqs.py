@@ -58,6 +58,7 @@ ssl-secret                inference with --ssl-secret                 pass, warn
 gpu-software              the NVIDIA device plugin or DCGM exporter   pass, fail, unknown
                           requested
 node-selector             a nodeSelector setting (--node-selector)    pass, fail, unknown
+pod-slots                 AKS, Arc (free pods per eligible node)      pass, warning, fail, unknown
 ========================  ==========================================  ==============================
 
 On Arc the nodes read from the API replace node-architecture's and capacity's unknowns (and gpu-device-plugin's).
@@ -920,6 +921,7 @@ IN_CLUSTER_CHECKS = (
     ("ssl-secret", "TLS secret"),
     ("gpu-software", "GPU software"),
     ("node-selector", "Node selector"),
+    ("pod-slots", "Pod slots"),
 )
 TITLES = dict([(cid, title) for cid, title, _ in _CHECKS] + list(IN_CLUSTER_CHECKS))
 ALL_CHECK_IDS: Tuple[str, ...] = tuple(TITLES)

@@ -226,3 +226,42 @@ def instance_types_no_node_holds(instance_types, nodes) -> List[Tuple[str, str]]
                    f'{_fmt_needs(_offers(largest))}')
         out.append((name, why))
     return out
+
+
+# --- pod slots -----------------------------------------------------------------------------------------------------
+
+def free_pod_slots(eligible, pods) -> Dict[str, int]:
+    """{node name: free pod slots}: ``status.allocatable.pods`` minus the pods bound there that still hold a slot
+    (not Succeeded or Failed)."""
+    bound = {}
+    for pod in pods or []:
+        if not isinstance(pod, Mapping):
+            continue
+        node = (pod.get('spec') or {}).get('nodeName')
+        if node and str((pod.get('status') or {}).get('phase') or '') not in ('Succeeded', 'Failed'):
+            bound[node] = bound.get(node, 0) + 1
+    free = {}
+    for node in eligible:
+        allocatable = int(_quantity(((node.get('status') or {}).get('allocatable') or {}).get('pods')) or 110)
+        free[_name(node)] = max(allocatable - bound.get(_name(node), 0), 0)
+    return free
+
+
+def pod_slot_finding(free: Dict[str, int], needed: int, daemonsets: bool) -> Tuple[str, str, str]:
+    """(status, finding, fix): fail when the eligible nodes together have fewer free slots than the release's pods,
+    or, with the chart's DaemonSets (one pod on every eligible node), when an eligible node has none."""
+    total = sum(free.values())
+    full = sorted(name for name, slots in free.items() if slots == 0)
+    fix = ('Add nodes, or on AKS add a node pool with a higher --max-pods; see the pods per node: kubectl get pods -A '
+           '-o wide --field-selector spec.nodeName=<node>')
+    if total < needed:
+        return ('fail', f'The eligible nodes have {total} free pod slot(s) (allocatable pods minus the pods bound '
+                f'there) and the release runs about {needed} pods: the rest would stay Pending ("Too many pods").',
+                fix)
+    if full and daemonsets:
+        return ('fail', f'Node(s) {_shown(full)} have no free pod slot, and the extension\'s DaemonSets need one on '
+                'every eligible node: their pods there would stay Pending ("Too many pods").', fix)
+    if full:
+        return ('warning', f'Node(s) {_shown(full)} have no free pod slot; the other eligible nodes have {total} '
+                'free pod slot(s).', fix)
+    return 'pass', f'The eligible nodes have {total} free pod slot(s) for the release\'s about {needed} pods.', ''

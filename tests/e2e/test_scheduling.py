@@ -55,3 +55,18 @@ def test_router_ha_counts_only_eligible_nodes(az, kube):
     assert row["status"] == "fail" and "only 1 node(s) can take them" in row["finding"]
     assert "cordoned" in row["finding"] and "CriticalAddonsOnly=true:NoSchedule" in row["finding"]
     assert "--inference-router-ha false" in row["fix"]
+
+
+def test_nodes_without_free_pod_slots(az, kube):
+    nodes = ks.aks_nodes(NRG, 3)
+    for node in nodes:
+        node["status"]["allocatable"]["pods"] = "30"          # AKS with --max-pods 30
+    busy = [ks.pod(f"busy-{i}", ns="apps", node_name=nodes[i % 2]["metadata"]["name"]) for i in range(60)]
+    kube.aks("aks-prod", ks.system_namespaces() + nodes + busy)
+    base = "amlk8s check -g rg-ml -c aks-prod -t aks --enable-training true -o json"
+    row = check_rows(az(base, expect=0))["pod-slots"]
+    assert row["status"] == "warning" and nodes[0]["metadata"]["name"] in row["finding"]
+    assert "30 free pod slot(s)" in row["finding"]
+    row = check_rows(az(base + " --install-nvidia-device-plugin true", expect=1))["pod-slots"]
+    assert row["status"] == "fail" and "DaemonSets need one on every eligible node" in row["finding"]
+    assert "--max-pods" in row["fix"]

@@ -112,7 +112,7 @@ def test_check_ids_are_stable_kebab_case_and_documented():
         "kubernetes-version", "cli-version",
         # read from the cluster's Kubernetes API (incluster.py)
         "cluster-api", "legacy-azureml-fe", "azureml-namespace", "helm-ownership", "ingress-nginx", "ssl-secret",
-        "gpu-software", "node-selector")
+        "gpu-software", "node-selector", "pod-slots")
     for cid in ALL_CHECK_IDS:
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", cid)
         assert re.search(rf"^{re.escape(cid)}\s", prereqs.__doc__, re.MULTILINE), cid
