@@ -95,4 +95,5 @@ def after_write(cmd, client, facts, options, extension, *, ctx, seen=None):
         access, proof = look(cmd, client, facts, options, incluster.after_paths(facts.ref.is_arc))
     section, findings = incluster.after_report(access, proof, access.bodies, expected, ctx=ctx, inference=inference)
     target = f'{facts.ref.cli_args} -n {shell_quote(ctx.extension_name or "azureml")}'
-    return section, findings + installed_key_findings(settings, target)
+    judged = incluster.settings_against_nodes(settings, access.bodies, target) if access.is_read else []
+    return section, findings + judged + installed_key_findings(settings, target)

@@ -934,6 +934,37 @@ def _unread_after(bodies, checks):
     return out
 
 
+# --- the installed settings against the cluster (verify) -----------------------------------------------------------
+
+def settings_against_nodes(settings, bodies, target) -> list:
+    """The extension's own nodeSelector and inferenceRouterHA judged against the nodes read: the causes behind
+    E40002 INSUFFICIENT_NODE named with the setting to change (HA is never offered "off" when it is off)."""
+    nodes = _nodes(bodies)
+    if nodes is None or not isinstance(settings, Mapping):
+        return []
+    selector = {k[len('nodeSelector.'):]: str(v) for k, v in settings.items()
+                if isinstance(k, str) and k.startswith('nodeSelector.')}
+    found = []
+    if selector:
+        status, finding, fix = scheduling.selector_finding(nodes, selector, 'relayserver.enabled' in settings)
+        if status == 'fail':
+            found.append(health.make_finding('kubernetes', 'error', [health.Diagnosis(
+                'installed-node-selector', 'NODE_SELECTOR_MATCHES_NO_NODE', 'The installed ' + finding[4:],
+                f'{fix}; then change the setting: az amlk8s update {target} --config '
+                f'nodeSelector.<label>=<value>', True)], 'nodeSelector ' + scheduling.selector_text(selector)))
+    ha = str(settings.get('inferenceRouterHA', settings.get('inferenceLoadBalancerHA', 'true'))).lower() != 'false'
+    if ha and str(settings.get('enableInference') or '').lower() == 'true':
+        eligible, excluded = scheduling.eligible_nodes(nodes, selector)
+        status, finding, _ = scheduling.router_ha_finding(eligible, excluded, selector)
+        if status == 'fail':
+            found.append(health.make_finding('kubernetes', 'error', [health.Diagnosis(
+                'installed-router-ha', 'INSUFFICIENT_NODE', finding,
+                f'Turn HA off (one replica): az amlk8s update {target} --inference-router-ha false; or make three '
+                'nodes eligible (add nodes, uncordon them, or widen the node selector).', True)],
+                f'inferenceRouterHA on, {len(eligible)} eligible node(s)'))
+    return found
+
+
 # --- for the live reads while ARM's operation runs (live.py) ---------------------------------------------------------
 
 def workload_rows(bodies, expected):

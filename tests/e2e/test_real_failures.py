@@ -88,3 +88,24 @@ def test_an_arc_agent_out_of_memory_is_named_outside_azureml(az, kube):
     assert manager["metadata"]["name"] in finding["diagnosis"] and "OOMKilled, 3 restarts" in finding["diagnosis"]
     assert "az connectedk8s upgrade -g rg-arc -n arc-with-ext" in finding["fix"]
     assert report["verdict"] == "Degraded"
+
+
+def test_the_installed_node_selector_and_router_ha_are_judged_against_the_nodes(az, kube, emu):
+    body = emu.extension("aks-with-ext")
+    settings = body["properties"]["configurationSettings"]
+    assert settings.get("enableInference", "").lower() == "true"
+    settings["nodeSelector.agentpool"] = "mlpool"
+    emu.put_resource(body["id"], body)
+    objects = ks.aks_world("MC_rg-ml_aks-with-ext_eastus")
+    kube.aks("aks-with-ext", objects)
+    report = az(VERIFY + " -o json", expect=1).json
+    codes = {f["code"]: f for f in report["findings"]}
+    assert "the nodes have agentpool=nodepool1, not mlpool" in codes["installed-node-selector"]["diagnosis"]
+    assert "az amlk8s update -g rg-ml -c aks-with-ext -t managedClusters -n azureml --config nodeSelector." in \
+        codes["installed-node-selector"]["fix"]
+    assert "--inference-router-ha false" in codes["installed-router-ha"]["fix"]
+
+    settings["inferenceRouterHA"] = "false"                     # HA off: never offered "off" again
+    emu.put_resource(body["id"], body)
+    report = az(VERIFY + " -o json", expect=1).json
+    assert "installed-router-ha" not in {f["code"] for f in report["findings"]}
