@@ -2,13 +2,14 @@
 # Copyright (c) amlk8s contributors. Licensed under the MIT License.
 # --------------------------------------------------------------------------------------------
 """Step 2 for the cluster's Kubernetes API: open access (``kube.py``), prove it is this cluster, then read what the
-rules (``incluster.py``) need. check and deploy read before the write; verify (and deploy once Succeeded) after it.
+rules (``incluster.py`` before the write, ``running.py`` after it) need. check and deploy read before the write;
+verify (and deploy once Succeeded) after it.
 
 The API server is read only when the cluster is proven: a kubeconfig for another cluster stops the command with
 exit code 1 before anything else is read from it.
 """
 
-from azext_amlk8s import incluster, kube
+from azext_amlk8s import incluster, kube, running
 from azext_amlk8s._text import shell_quote
 from azext_amlk8s.settings import installed_key_findings
 
@@ -90,10 +91,11 @@ def after_write(cmd, client, facts, options, extension, *, ctx, seen=None):
     inference = str(settings.get('enableInference') or '').lower() == 'true'
     if seen is not None:        # deploy: the access of its checks, read again (or still not readable)
         access, proof = seen
-        kube.read(access, incluster.after_paths(facts.ref.is_arc))
+        kube.read(access, running.after_paths(facts.ref.is_arc))
     else:
-        access, proof = look(cmd, client, facts, options, incluster.after_paths(facts.ref.is_arc))
-    section, findings = incluster.after_report(access, proof, access.bodies, expected, ctx=ctx, inference=inference)
+        access, proof = look(cmd, client, facts, options, running.after_paths(facts.ref.is_arc))
+    kube.read(access, running.crash_log_paths(access.bodies))     # why the crash-looping pods crash
+    section, findings = running.after_report(access, proof, access.bodies, expected, ctx=ctx, inference=inference)
     target = f'{facts.ref.cli_args} -n {shell_quote(ctx.extension_name or "azureml")}'
-    judged = incluster.settings_against_nodes(settings, access.bodies, target) if access.is_read else []
+    judged = running.settings_against_nodes(settings, access.bodies, target) if access.is_read else []
     return section, findings + judged + installed_key_findings(settings, target)

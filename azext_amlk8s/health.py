@@ -677,6 +677,14 @@ _REDACTIONS = (
 )
 
 
+def redact_line(text: str, limit: int = 240) -> str:
+    """One log line fit to print: keys, connection-string secrets, PEM blocks and bearer tokens removed, trimmed."""
+    text = _redact(_str(text))
+    text = re.sub(r'(?i)(bearer\s+|token["\s:=]+)[A-Za-z0-9._~+/=-]{16,}', r'\1[redacted]', text)
+    text = re.sub(r'[A-Za-z0-9+/_-]{40,}={0,2}', '[redacted]', text)
+    return _trim(_one_line(text), limit)
+
+
 def _redact(text: str) -> str:
     for pattern, replacement in _REDACTIONS:
         text = pattern.sub(replacement, text)
@@ -1017,7 +1025,7 @@ def build_report(extension: Mapping, ctx: Context,  # pylint: disable=too-many-l
     ``cluster`` (the cluster resource as ARM returns it) and ``others`` (names of other AzureML extensions on the
     cluster) add the findings of ``cluster_findings``; without them the verdict rests on the extension alone, and the
     report says so (``clusterRead``). ``in_cluster`` is (the ``inCluster`` section, its findings) from the
-    cluster's Kubernetes API (incluster.after_report); its findings count for the verdict like the service's
+    cluster's Kubernetes API (running.after_report); its findings count for the verdict like the service's
     statuses."""
     body, props = _split_body(extension)
     settings = _get(props, 'configurationSettings')

@@ -74,6 +74,9 @@ class Unreachable(Exception):
     """The API server could not be reached, or refused the credentials as a whole."""
 
 
+LOG_LIMIT_BYTES = 65536
+
+
 class Reader:
     """GETs against one API server, concurrently; answers are JSON dicts."""
 
@@ -124,6 +127,8 @@ class Reader:
             return None
         if response.status >= 300:
             return Denied(response.status, _status_message(response.data))
+        if path.split('?', 1)[0].endswith('/log'):      # a container's log: text, bounded (limitBytes, and here)
+            return {'kind': 'PodLog', 'text': response.data[:LOG_LIMIT_BYTES].decode('utf-8', 'replace')}
         try:
             return json.loads(response.data.decode('utf-8'))
         except ValueError:

@@ -32,7 +32,7 @@ logger = get_logger(__name__)
 
 ROUND_SECONDS = 5.0          # at most one round of GETs per 5 s
 DEFAULT_GRACE_SECONDS = 120
-# Pod states that do not resolve on their own within the grace period, as incluster._pod_problem names them.
+# Pod states that do not resolve on their own within the grace period, as running.pod_problem names them.
 STUCK_REASONS = ('Pending', 'ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'CrashLoopBackOff',
                  'CreateContainerConfigError', 'CreateContainerError', 'OOMKilled', 'Error')
 
@@ -78,19 +78,19 @@ class Tracker:
         """(progress line or None, [(finding, seconds in that state)] newly past the grace period).
 
         ``now`` is this process's monotonic clock and ``wall`` epoch seconds (to place the pod's own timestamps)."""
-        from azext_amlk8s import incluster
+        from azext_amlk8s import running
         lines = None
-        rows = incluster.workload_rows(bodies, self.expected)
+        rows = running.workload_rows(bodies, self.expected)
         counted = (sum(1 for r in rows if r['status'] == 'ready'), len(rows))
         if rows and counted != self.progress:
             self.progress = counted
             lines = f'{counted[0]} of {counted[1]} components ready'
         overdue, current = [], set()
-        for pod in incluster.release_pods(bodies):
-            problem = incluster.pod_problem(pod)
+        for pod in running.release_pods(bodies):
+            problem = running.pod_problem(pod)
             if problem is None or problem[0] not in STUCK_REASONS:
                 continue
-            key = (incluster.object_name(pod), problem[0])
+            key = (running.object_name(pod), problem[0])
             current.add(key)
             if key not in self.since:
                 own = _state_since(pod, problem[0])
@@ -98,7 +98,7 @@ class Tracker:
             seconds = now - self.since[key]
             if seconds >= self.grace and key not in self.said:
                 self.said.add(key)
-                overdue.append((incluster.pod_finding(pod, problem, nodes=self.nodes_body, settings=self.settings),
+                overdue.append((running.pod_finding(pod, problem, nodes=self.nodes_body, settings=self.settings),
                                 seconds))
         for key in set(self.since) - current:       # recovered: a later relapse counts from then
             del self.since[key]
@@ -177,12 +177,12 @@ class WatchedPoller:
 def start(access, expected, *, grace, fail_fast, settings=None) -> Optional[Watch]:
     """A running watch of namespace azureml through ``access`` (read before the write), or None when the cluster
     could not be read: then nothing is sent to it during the wait."""
-    from azext_amlk8s import incluster, kube
+    from azext_amlk8s import kube, running
     if access is None or not access.is_read or access.reader is None:
         return None
     nodes = access.bodies.get(kube.path_of(None, 'nodes'))
     tracker = Tracker(expected, float(grace), nodes if isinstance(nodes, dict) else None, dict(settings or {}))
-    return Watch(access.reader, incluster.after_paths(), tracker, fail_fast=fail_fast).start()
+    return Watch(access.reader, running.after_paths(), tracker, fail_fast=fail_fast).start()
 
 
 def fail_fast_error(ex: FailFast, follow: str):

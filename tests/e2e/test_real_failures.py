@@ -109,3 +109,26 @@ def test_the_installed_node_selector_and_router_ha_are_judged_against_the_nodes(
     emu.put_resource(body["id"], body)
     report = az(VERIFY + " -o json", expect=1).json
     assert "installed-router-ha" not in {f["code"] for f in report["findings"]}
+
+
+def test_a_crash_loop_is_explained_by_its_previous_log_without_its_secrets(az, kube):
+    from tests.emulator.kube import failures as kf
+    objects = ks.aks_world("MC_rg-ml_aks-with-ext_eastus")
+    fe = next(o for o in objects if o["kind"] == "Pod" and o["metadata"]["name"].startswith("azureml-fe-v2"))
+    crashing = kf.crashing_pod(fe["metadata"]["name"], restarts=5)
+    container = crashing["spec"]["containers"][0]["name"]
+    secret = "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0LXRva2VuLXRoYXQtbXVzdC1uZXZlci1zaG93.c2ln"
+    log = (f"I1206 starting azureml-fe\nI1206 using bearer {secret}\n"
+           f"F1206 tls: failed to find any PEM data in certificate input (token {secret})\n")
+    kube.aks("aks-with-ext", [o for o in objects if o is not fe] + [crashing],
+             logs={("azureml", fe["metadata"]["name"], container): log})
+    result = az(VERIFY + " -o json --debug", expect=1)
+    [finding] = [f for f in result.json["findings"] if f["code"] == "pod-crashloop"]
+    assert "Its last log says the TLS certificate or key the router was given" in finding["diagnosis"]
+    assert "failed to find any PEM data" in finding["diagnosis"]
+    assert finding["fix"].startswith("Give a matching PEM certificate and key again")
+    assert "--ssl-cert-pem-file <cert.pem>" in finding["fix"]
+    assert secret not in result.stdout + result.stderr
+    logs = [r for r in kube.requests(cluster="aks-with-ext") if r.path.endswith("/log")]
+    assert len(logs) == 1 and logs[0].query.get("previous") == "true" and {r.method for r in kube.requests()} == {
+        "GET"}

@@ -3,7 +3,7 @@
 
 from hypothesis import given, strategies as st
 
-from azext_amlk8s import health, incluster
+from azext_amlk8s import health, incluster, running
 from azext_amlk8s.cluster import ClusterFacts, ClusterRef
 from azext_amlk8s.kube import Access, Denied, path_of
 from azext_amlk8s.prereqs import Intent
@@ -73,7 +73,7 @@ def test_the_healthcheck_report_is_parsed_as_microsoft_documents_it():
     text = ks.healthcheck_report([("Passed", "service"), ("Failed", "instancetype", "E45006",
                                                           "Failed to validate or update instancetype")],
                                  date="2023-12-12T06:33:41Z")
-    parsed = incluster.parse_healthcheck(text)
+    parsed = running.parse_healthcheck(text)
     assert parsed["date"] == "2023-12-12T06:33:41Z"
     assert parsed["entries"] == [
         {"status": "Passed", "name": "service", "errorCode": None, "errorMessage": None},
@@ -228,7 +228,7 @@ def after(objects, settings=None, kind="managedClusters"):
     expected = health.expected_components(settings, kind, "azureml")
     access = Access("read", server="https://127.0.0.1:6443", source="test", reader=object())
     ctx = health.Context("rg-ml", "aks-prod", kind, "azureml", AKS.resource_id)
-    return incluster.after_report(access, "proof", bodies_of(objects), expected, ctx=ctx, inference=True)
+    return running.after_report(access, "proof", bodies_of(objects), expected, ctx=ctx, inference=True)
 
 
 def test_a_healthy_release_has_no_findings():
@@ -261,6 +261,6 @@ def test_completed_pods_are_not_problems():
 
 def test_an_access_not_read_reports_why():
     access = Access("unknown", reason="the API server refused the connection", fix="check")
-    section, findings = incluster.after_report(access, None, {}, [], ctx=health.Context(), inference=False)
+    section, findings = running.after_report(access, None, {}, [], ctx=health.Context(), inference=False)
     assert section["read"] is False and section["reason"] == "the API server refused the connection"
     assert findings == []

@@ -3,7 +3,7 @@ health-check report in both formats, codes diagnosed by code."""
 
 import pytest
 
-from azext_amlk8s import health, incluster
+from azext_amlk8s import health, running
 
 CAUSE = "failed pre-install: pod healthcheck failed"
 ERAS = {
@@ -49,7 +49,7 @@ instancetype:
 
 
 def test_the_2022_report_format_is_read():
-    parsed = incluster.parse_healthcheck(REPORT_2022)
+    parsed = running.parse_healthcheck(REPORT_2022)
     assert [(e["name"], e["status"], e["errorCode"]) for e in parsed["entries"]] == [
         ("agent", "Failed", "AgentWarning"), ("service", "Passed", None), ("instancetype", "Failed", "E45006")]
     assert parsed["entries"][0]["errorMessage"] == '{"aml-operator":0,"azureml-fe":0,"gateway":0}'
