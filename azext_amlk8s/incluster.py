@@ -22,6 +22,7 @@ from typing import List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from azext_amlk8s import health, scheduling
+from azext_amlk8s.scheduling import quantity
 from azext_amlk8s._constants import RELEASE_NAMESPACE
 from azext_amlk8s._text import shell_quote
 from azext_amlk8s.kube import SKIPPED, Denied, path_of
@@ -99,22 +100,6 @@ def _int(value, default=0) -> int:
         return int(value)
     except (TypeError, ValueError):
         return default
-
-
-_QUANTITY = re.compile(r'^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$')
-_SUFFIX = {'': 1, 'm': 1e-3, 'k': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12, 'P': 1e15, 'E': 1e18,
-           'Ki': 1024, 'Mi': 1024 ** 2, 'Gi': 1024 ** 3, 'Ti': 1024 ** 4, 'Pi': 1024 ** 5, 'Ei': 1024 ** 6}
-
-
-def quantity(value) -> Optional[float]:
-    """A Kubernetes resource quantity ("3860m", "12880532Ki", "16Gi", "4") as a plain number; None if unreadable."""
-    match = _QUANTITY.match(str(value if value is not None else '').strip())
-    if not match or match.group(2) not in _SUFFIX:
-        return None
-    try:
-        return float(match.group(1)) * _SUFFIX[match.group(2)]
-    except ValueError:
-        return None
 
 
 def _truthy(public, key, default):
@@ -450,13 +435,6 @@ def _node_os(node):
         'operatingSystem') or 'linux').lower()
 
 
-def _is_ready(node):
-    for cond in (node.get('status') or {}).get('conditions') or []:
-        if isinstance(cond, Mapping) and cond.get('type') == 'Ready':
-            return cond.get('status') == 'True'
-    return False
-
-
 def _allocatable(node, key):
     return quantity(((node.get('status') or {}).get('allocatable') or {}).get(key)) or 0.0
 
@@ -519,7 +497,7 @@ def _arc_arch(linux):
 def _arc_capacity(linux, intent):
     from azext_amlk8s.prereqs import capacity_minimum
     cid = 'capacity'
-    usable = [n for n in linux if _is_ready(n) and _node_arch(n) in ('amd64', '')]
+    usable = [n for n in linux if scheduling.is_ready(n) and _node_arch(n) in ('amd64', '')]
     scenario, workload, cpu_need, mem_need = capacity_minimum(intent, len(usable))
     cpu = sum(_allocatable(n, 'cpu') for n in usable)
     mem = sum(_allocatable(n, 'memory') for n in usable) / 1024 ** 2

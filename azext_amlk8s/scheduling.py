@@ -13,11 +13,28 @@ eligible nodes (E40002 INSUFFICIENT_NODE otherwise). Public reports (real-failur
 ``status not populated``.
 """
 
-from typing import Dict, List, Mapping, Tuple
+import re
+from typing import Dict, List, Mapping, Optional, Tuple
 
 AKS_ONLY_LABELS = ('agentpool', 'kubernetes.azure.com/agentpool', 'kubernetes.azure.com/cluster',
                    'kubernetes.azure.com/mode', 'kubernetes.azure.com/role', 'kubernetes.azure.com/os-sku')
 HA_REPLICAS = 3
+
+
+_QUANTITY = re.compile(r'^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$')
+_SUFFIX = {'': 1, 'm': 1e-3, 'k': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12, 'P': 1e15, 'E': 1e18,
+           'Ki': 1024, 'Mi': 1024 ** 2, 'Gi': 1024 ** 3, 'Ti': 1024 ** 4, 'Pi': 1024 ** 5, 'Ei': 1024 ** 6}
+
+
+def quantity(value) -> Optional[float]:
+    """A Kubernetes resource quantity ("3860m", "12880532Ki", "16Gi", "4") as a plain number; None if unreadable."""
+    match = _QUANTITY.match(str(value if value is not None else '').strip())
+    if not match or match.group(2) not in _SUFFIX:
+        return None
+    try:
+        return float(match.group(1)) * _SUFFIX[match.group(2)]
+    except ValueError:
+        return None
 
 
 def _labels(node) -> Mapping:
@@ -29,7 +46,7 @@ def _name(node) -> str:
     return str((node.get('metadata') or {}).get('name') or '?') if isinstance(node, Mapping) else '?'
 
 
-def _ready(node) -> bool:
+def is_ready(node) -> bool:
     for cond in (node.get('status') or {}).get('conditions') or []:
         if isinstance(cond, Mapping) and cond.get('type') == 'Ready':
             return cond.get('status') == 'True'
@@ -58,7 +75,7 @@ def eligible_nodes(nodes, selector: Mapping[str, str]) -> Tuple[List[dict], Dict
         reason = None
         if not _linux(node):
             reason = 'not Linux'
-        elif not _ready(node):
+        elif not is_ready(node):
             reason = 'not Ready'
         elif (node.get('spec') or {}).get('unschedulable'):
             reason = 'cordoned'
@@ -85,7 +102,7 @@ def selector_text(selector: Mapping[str, str]) -> str:
 def selector_finding(nodes, selector: Mapping[str, str], is_arc: bool) -> Tuple[str, str, str]:
     """(status, finding, fix) of the node selector against the nodes: ``fail`` when it selects no Ready,
     schedulable Linux node, naming the label and the values the nodes have for it."""
-    candidates = [n for n in nodes or [] if isinstance(n, Mapping) and _linux(n) and _ready(n)
+    candidates = [n for n in nodes or [] if isinstance(n, Mapping) and _linux(n) and is_ready(n)
                   and not (n.get('spec') or {}).get('unschedulable')]
     matching = [n for n in candidates if all(str(_labels(n).get(k)) == str(v) for k, v in selector.items())]
     text = selector_text(selector)
@@ -158,7 +175,6 @@ _CAUSES = (
 
 def scheduler_causes(message: str) -> List[Tuple[str, str]]:
     """[(cause, fix)] named in a scheduler message, in the order of the table; [] when none is recognised."""
-    import re
     found = []
     for pattern, cause, fix in _CAUSES:
         for match in re.finditer(r'(\d+) (?:node\(s\) )?' + pattern, message or ''):
@@ -169,30 +185,22 @@ def scheduler_causes(message: str) -> List[Tuple[str, str]]:
 
 # --- instance types ------------------------------------------------------------------------------------------------
 
-def _quantity(value) -> float:
-    """A Kubernetes quantity as a number (cores, bytes, GPUs); 0 when unreadable."""
-    import re
-    text = str(value or '').strip()
-    found = re.fullmatch(r'([0-9.]+)(m|Ki|Mi|Gi|Ti|k|M|G|T)?', text)
-    if not found:
-        return 0.0
-    scale = {None: 1, 'm': 1e-3, 'Ki': 2 ** 10, 'Mi': 2 ** 20, 'Gi': 2 ** 30, 'Ti': 2 ** 40, 'k': 1e3, 'M': 1e6,
-             'G': 1e9, 'T': 1e12}[found.group(2)]
-    return float(found.group(1)) * scale
+def _amount(value) -> float:
+    return quantity(value) or 0.0
 
 
 def _needs(instance_type) -> Dict[str, float]:
     resources = ((instance_type.get('spec') or {}).get('resources') or {}) if isinstance(instance_type, Mapping) \
         else {}
     requests, limits = resources.get('requests') or {}, resources.get('limits') or {}
-    return {'cpu': _quantity(requests.get('cpu') or limits.get('cpu')),
-            'memory': _quantity(requests.get('memory') or limits.get('memory')),
-            'nvidia.com/gpu': _quantity(limits.get('nvidia.com/gpu') or requests.get('nvidia.com/gpu'))}
+    return {'cpu': _amount(requests.get('cpu') or limits.get('cpu')),
+            'memory': _amount(requests.get('memory') or limits.get('memory')),
+            'nvidia.com/gpu': _amount(limits.get('nvidia.com/gpu') or requests.get('nvidia.com/gpu'))}
 
 
 def _offers(node) -> Dict[str, float]:
     allocatable = (node.get('status') or {}).get('allocatable') or {}
-    return {key: _quantity(allocatable.get(key)) for key in ('cpu', 'memory', 'nvidia.com/gpu')}
+    return {key: _amount(allocatable.get(key)) for key in ('cpu', 'memory', 'nvidia.com/gpu')}
 
 
 def _fmt_needs(values) -> str:
@@ -242,7 +250,7 @@ def free_pod_slots(eligible, pods) -> Dict[str, int]:
             bound[node] = bound.get(node, 0) + 1
     free = {}
     for node in eligible:
-        allocatable = int(_quantity(((node.get('status') or {}).get('allocatable') or {}).get('pods')) or 110)
+        allocatable = int(_amount(((node.get('status') or {}).get('allocatable') or {}).get('pods')) or 110)
         free[_name(node)] = max(allocatable - bound.get(_name(node), 0), 0)
     return free
 
