@@ -196,7 +196,8 @@ def verify_table(result):
         failed = section.get('failed') or []
         rows.extend(_wrapped(OrderedDict([('Item', 'health check'), ('Level', '')]),
                              f"arcml-healthcheck {_cell(section.get('section'))}: {_cell(section.get('passed'))} "
-                             f"passed, {len(failed)} failed"))
+                             f"passed, {len(failed)} failed"
+                             + ('' if section.get('current', True) else ' (from an earlier operation)')))
     router = inside.get('inferenceRouter') or {}
     if router:
         address = _cell(router.get('address')) or 'no address'

@@ -95,7 +95,10 @@ def after_write(cmd, client, facts, options, extension, *, ctx, seen=None):
     else:
         access, proof = look(cmd, client, facts, options, running.after_paths(facts.ref.is_arc))
     kube.read(access, running.crash_log_paths(access.bodies))     # why the crash-looping pods crash
-    section, findings = running.after_report(access, proof, access.bodies, expected, ctx=ctx, inference=inference)
+    state = str(props.get('provisioningState') or '').lower()
+    section, findings = running.after_report(access, proof, access.bodies, expected, ctx=ctx, inference=inference,
+                                             fresh=running.fresh_report_keys(extension),
+                                             settled=state in ('succeeded', 'failed', 'canceled'))
     target = f'{facts.ref.cli_args} -n {shell_quote(ctx.extension_name or "azureml")}'
     judged = running.settings_against_nodes(settings, access.bodies, target) if access.is_read else []
     return section, findings + judged + installed_key_findings(settings, target)

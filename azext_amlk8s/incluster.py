@@ -511,24 +511,39 @@ def _arc_capacity(linux, intent):
                 'see what is allocatable: kubectl describe nodes')
 
 
+# How a node says it has NVIDIA GPUs, whether or not a device plugin advertises them: the labels AKS sets on GPU
+# pools, the NVIDIA GPU operator's feature discovery label, an Azure GPU VM size (N-series: NC, ND, NV).
+_GPU_LABELS = (('accelerator', 'nvidia'), ('kubernetes.azure.com/accelerator', 'nvidia'),
+               ('nvidia.com/gpu.present', 'true'))
+
+
+def _gpu_hardware(node):
+    labels = _labels(node)
+    size = str(labels.get('node.kubernetes.io/instance-type') or labels.get('beta.kubernetes.io/instance-type') or '')
+    return any(str(labels.get(k) or '').lower() == v for k, v in _GPU_LABELS) or \
+        re.match(r'^standard_n[cdv]', size.lower()) is not None
+
+
 def _gpus(facts, linux, intent):
     cid = 'gpu-device-plugin'
     allocatable = [_name(n) for n in linux if _allocatable(n, NVIDIA_GPU) > 0]
-    labelled = [_name(n) for n in linux if str(_labels(n).get('accelerator') or '').lower() == 'nvidia'
-                or str(_labels(n).get('nvidia.com/gpu.present') or '').lower() == 'true']
+    labelled = [_name(n) for n in linux if _gpu_hardware(n)]
     if intent.nvidia_plugin is True:
         if not labelled and not allocatable:
             return _row(cid, WARNING, 'installNvidiaDevicePlugin=true, but no node is labelled as an NVIDIA GPU node.',
                         'Deploy with --install-nvidia-device-plugin false, or add GPU nodes')
         return _row(cid, PASS, f'GPU node {_join((labelled or allocatable)[:5])}: the extension installs the NVIDIA '
                     'device plugin.')
+    bare = [n for n in labelled if n not in allocatable]
+    if bare:
+        return _row(cid, FAIL, f'GPU node {_join(bare[:5])} offers no {NVIDIA_GPU} in its capacity and '
+                    'installNvidiaDevicePlugin is off: no device plugin advertises the GPUs, so GPU jobs and GPU '
+                    'instance types never schedule.', 'Deploy with --install-nvidia-device-plugin true, or install '
+                    'the NVIDIA GPU operator (or, on AKS, the device plugin) first; without GPU workloads: '
+                    '--ignore-check gpu-device-plugin')
     if allocatable:
         return _row(cid, PASS, f'GPU node {_join(allocatable[:5])} already offers {NVIDIA_GPU} (a device plugin '
                     'runs).')
-    if labelled:
-        return _row(cid, WARNING, f'GPU node {_join(labelled[:5])} offers no allocatable {NVIDIA_GPU}: without a '
-                    'device plugin jobs cannot use the GPUs.', 'Deploy with --install-nvidia-device-plugin true, or '
-                    'install the NVIDIA GPU operator')
     return _row(cid, PASS, 'No GPU nodes.') if facts.ref.is_arc else None
 
 

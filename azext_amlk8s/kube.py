@@ -42,6 +42,10 @@ from azext_amlk8s._constants import (AKS_AAD_SERVER_APP_ID, CONTAINER_SERVICE_AP
 from azext_amlk8s._text import shell_quote
 
 READ, UNKNOWN, SKIPPED = 'read', 'unknown', 'skipped'
+# A path ending so is read as metadata only (Kubernetes API concepts, "Receiving resources as metadata only": the
+# server answers with a PartialObjectMetadataList, names, labels and annotations, never a Secret's data).
+METADATA_ONLY = '#metadata'
+_METADATA_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json'
 
 
 @dataclass
@@ -102,7 +106,9 @@ class Reader:
                 return answer
             if pages >= KUBE_MAX_PAGES:
                 return Denied(0, f'the list has more than {KUBE_MAX_PAGES} pages')
-            following = self._get_one(path + ('&' if '?' in path else '?') + 'continue=' + quote(str(token), safe=''))
+            base, marker = (path[:-len(METADATA_ONLY)], METADATA_ONLY) if path.endswith(METADATA_ONLY) else (path, '')
+            following = self._get_one(base + ('&' if '?' in base else '?') + 'continue=' + quote(str(token), safe='')
+                                      + marker)
             pages += 1
             if not isinstance(following, dict):
                 return following if isinstance(following, Denied) else Denied(404, 'a page of the list vanished')
@@ -112,8 +118,12 @@ class Reader:
 
     def _get_one(self, path):
         import urllib3
+        headers = self._headers
+        if path.endswith(METADATA_ONLY):
+            path = path[:-len(METADATA_ONLY)]
+            headers = dict(headers, Accept=_METADATA_ACCEPT)
         try:
-            response = self._pool.request('GET', self.server + self._prefix + path, headers=self._headers,
+            response = self._pool.request('GET', self.server + self._prefix + path, headers=headers,
                                           timeout=urllib3.Timeout(connect=KUBE_CONNECT_TIMEOUT,
                                                                   read=KUBE_READ_TIMEOUT),
                                           retries=False, redirect=False, preload_content=True)
@@ -475,8 +485,9 @@ def read(access, paths):
     return access
 
 
-def path_of(namespace, plural, name=None, group=None, *, version='v1', query=None):
-    """The REST path of a resource collection or object (group None: the core API)."""
+def path_of(namespace, plural, name=None, group=None, *, version='v1', query=None, metadata_only=False):
+    """The REST path of a resource collection or object (group None: the core API); ``metadata_only`` marks it to be
+    read as metadata only (``METADATA_ONLY``)."""
     base = f'/api/{version}' if not group else f'/apis/{group}/{version}'
     if namespace:
         base += f'/namespaces/{quote(namespace, safe="")}'
@@ -485,4 +496,4 @@ def path_of(namespace, plural, name=None, group=None, *, version='v1', query=Non
         base += f'/{quote(name, safe="")}'
     if query:
         base += '?' + '&'.join(f'{k}={quote(str(v), safe="")}' for k, v in query.items())
-    return base
+    return base + (METADATA_ONLY if metadata_only else '')

@@ -37,7 +37,7 @@ internal-load-balancer    internal load balancer requested            pass, fail
 load-balancer-support     inference enabled with a known service      pass, warning
                           type
 capacity                  AKS, Arc                                    pass, warning, unknown
-gpu-device-plugin         AKS; Arc when the plugin is requested       pass, warning, unknown
+gpu-device-plugin         AKS; Arc when the plugin is requested       pass, warning, fail, unknown
 kubernetes-version        AKS, Arc                                    pass, warning, unknown
 cli-version               AKS, Arc                                    pass, fail, unknown
 ========================  ==========================================  ==============================

@@ -28,37 +28,129 @@ INSTANCE_TYPES = path_of(None, 'instancetypes', group='amlarc.azureml.com', vers
 
 
 ARC_AGENT_PODS = path_of('azure-arc', 'pods')
+AKS_AGENT_PODS = path_of('kube-system', 'pods')
+# Helm 3 keeps each revision of a release as a Secret labelled owner=helm, name=<release>, status=<status>,
+# version=<revision> in the release's namespace (helm.sh, "Helm 3 storage"); the labels are all that is read.
+HELM_RELEASES = path_of(NS, 'secrets', query={'labelSelector': 'owner=helm'}, metadata_only=True)
+ENDPOINTS = path_of(NS, 'endpoints')
+# The AKS extension manager: its agent and operator pods in kube-system install extensions and report their state.
+AKS_AGENT_PREFIXES = ('extension-agent', 'extension-operator')
 
 
-def after_paths(is_arc: bool = False) -> List[str]:
-    """What verify reads after the write; on Arc also the pods of the Arc agents (``azure-arc``: the extension
-    manager that installs the release, and the agents that report its status)."""
-    return [path_of(NS, 'deployments', group='apps'), path_of(NS, 'statefulsets', group='apps'),
-            path_of(NS, 'daemonsets', group='apps'), path_of(NS, 'pods'),
-            path_of(NS, 'configmaps', HEALTHCHECK_CONFIGMAP), path_of(NS, 'services', ROUTER_SERVICE),
-            INSTANCE_TYPES] + ([ARC_AGENT_PODS] if is_arc else [])
+def after_paths(is_arc: Optional[bool] = None) -> List[str]:
+    """What verify reads after the write: the release's workloads, pods, report, router service and endpoints, the
+    instance types; with the cluster's kind also the Helm release's history (metadata only) and the pods of the agents
+    that install the release and report its state (``azure-arc`` on Arc, the extension manager in ``kube-system`` on
+    AKS). Without it (the live reads while ARM's operation runs), what changes during an install only."""
+    paths = [path_of(NS, 'deployments', group='apps'), path_of(NS, 'statefulsets', group='apps'),
+             path_of(NS, 'daemonsets', group='apps'), path_of(NS, 'pods'),
+             path_of(NS, 'configmaps', HEALTHCHECK_CONFIGMAP), path_of(NS, 'services', ROUTER_SERVICE),
+             INSTANCE_TYPES]
+    if is_arc is None:
+        return paths
+    return paths + [ENDPOINTS, HELM_RELEASES, ARC_AGENT_PODS if is_arc else AKS_AGENT_PODS]
 
 
-def _arc_agent_findings(bodies, ctx):
-    """Arc agents that are not running: the extension manager installs the release and the agents report its state
-    (ARM's "status not populated" when they cannot)."""
+def _agent_findings(bodies, ctx):
+    """Agents that are not running: the extension manager installs the release and the agents report its state (ARM's
+    "status not populated" when they cannot). Arc: every pod in azure-arc; AKS: the extension manager's pods."""
     findings = []
-    for pod in _items(bodies.get(ARC_AGENT_PODS)):
-        problem = _pod_problem(pod)
-        if problem is None or _is_evicted(pod):
+    for path, namespace in ((ARC_AGENT_PODS, 'azure-arc'), (AKS_AGENT_PODS, 'kube-system')):
+        for pod in _items(bodies.get(path)):
+            problem = _pod_problem(pod)
+            name = _name(pod)
+            if problem is None or _is_evicted(pod) or (namespace == 'kube-system'
+                                                       and not name.startswith(AKS_AGENT_PREFIXES)):
+                continue
+            findings.append(_agent_finding(namespace, name, problem, ctx))
+    return findings
+
+
+def _agent_finding(namespace, name, problem, ctx):
+    reason, restarts, _, container = problem
+    rg, cluster = shell_quote(ctx.resource_group or '<resource-group>'), shell_quote(ctx.cluster_name or '<cluster>')
+    see = (f'See why: kubectl describe pod -n {namespace} {shell_quote(name)}; kubectl logs -n {namespace} '
+           f'{shell_quote(name)}' + (f' -c {shell_quote(container)}' if container else '') + ' --previous; then ')
+    if namespace == 'azure-arc':
+        what = f'The Azure Arc agent pod {name} in namespace azure-arc'
+        fix = see + f'upgrade the agents: az connectedk8s upgrade -g {rg} -n {cluster}'
+    else:
+        what = f'The AKS extension manager pod {name} in namespace kube-system'
+        fix = see + ('give the system node pool room (kubectl describe nodes; AKS runs this pod itself, so if it '
+                     f'stays down after that, open a support case with the verify report: {TSG_LINK})')
+    return health.make_finding('kubernetes', 'error', [health.Diagnosis(
+        'arc-agent-not-ready' if namespace == 'azure-arc' else 'extension-manager-not-ready',
+        'ARC_AGENT_NOT_READY' if namespace == 'azure-arc' else 'EXTENSION_MANAGER_NOT_READY',
+        f'{what} is not ready ({reason}' + (f', {restarts} restarts' if restarts else '') + '): the extension '
+        'manager installs the AzureML release and the agents report its state to Azure ("status not populated" when '
+        'they cannot).', fix, True)], f'{namespace} {name}: {reason}')
+
+
+def _release_history_findings(bodies, ctx):
+    """Revisions of the release left pending-install|upgrade|rollback (the operator stopped mid-operation, often
+    OOMKilled): Helm then refuses the next operation with "another operation (install/upgrade/rollback) is in
+    progress". Only read once ARM's operation has ended: while it runs, a pending revision is the operation itself."""
+    body = bodies.get(HELM_RELEASES)
+    release = ctx.extension_name or 'azureml'
+    stuck = []
+    for item in _items(body):
+        labels = _meta(item).get('labels') or {}
+        status = str(labels.get('status') or '')
+        if labels.get('name') == release and status.startswith('pending-'):
+            stuck.append((_int(labels.get('version')), status, _name(item)))
+    if not stuck:
+        return []
+    stuck.sort()
+    deletes = '; '.join(f'kubectl delete secret -n {NS} {shell_quote(secret)} --ignore-not-found'
+                        for _, _, secret in stuck)
+    listed = ', '.join(f'revision {rev} ({status})' for rev, status, _ in stuck)
+    return [health.make_finding('kubernetes', 'error', [health.Diagnosis(
+        'helm-release-pending', 'HELM_RELEASE_PENDING',
+        f'The Helm release {release} has {listed} left unfinished (its operator stopped during the operation, often '
+        'OOMKilled): Helm refuses the next install or upgrade with "another operation (install/upgrade/rollback) is '
+        'in progress".',
+        f'See the history: helm history -n {NS} {shell_quote(release)}; remove the stuck record (as Microsoft\'s '
+        f'delete_stuck_helm_secrets.sh does): {deletes}; then retry: az amlk8s update {_log_fields(ctx)["target"]}',
+        True)], f'release {release}: ' + ', '.join(status for _, status, _ in stuck))]
+
+
+# The services behind which something must answer: the router (scoring) and the ingress controller's admission
+# webhook (the API server calls it for every Ingress; AML-Kubernetes#297: "failed calling webhook ...
+# azureml-ingress-nginx-controller-admission ... no endpoints available").
+def _serves(name, inference):
+    if name == ROUTER_SERVICE:
+        return 'router' if inference else None
+    return 'webhook' if 'ingress-nginx' in name and name.endswith('-admission') else None
+
+
+def _endpoint_findings(bodies, inference, pod_findings, ctx):
+    """Services with no ready endpoint while their pods are not already named: "Running but not serving"."""
+    named = ' '.join(f['diagnosis'] for f in pod_findings)
+    findings = []
+    for ep in _items(bodies.get(ENDPOINTS)):
+        name, subsets = _name(ep), [s for s in ep.get('subsets') or [] if isinstance(s, Mapping)]
+        role = _serves(name, inference)
+        stem = 'azureml-fe' if role == 'router' else name[:-len('-admission')]
+        if role is None or any(s.get('addresses') for s in subsets) or f'Pod {stem}' in named:
             continue
-        reason, restarts, _, container = problem
-        name = _name(pod)
-        findings.append(health.make_finding('kubernetes', 'error', [health.Diagnosis(
-            'arc-agent-not-ready', 'ARC_AGENT_NOT_READY',
-            f'The Azure Arc agent pod {name} in namespace azure-arc is not ready ({reason}'
-            + (f', {restarts} restarts' if restarts else '') + '): the extension manager installs the AzureML release '
-            'and the agents report its state to Azure ("status not populated" when they cannot).',
-            f'See why: kubectl describe pod -n azure-arc {shell_quote(name)}; kubectl logs -n azure-arc '
-            f'{shell_quote(name)}' + (f' -c {shell_quote(container)}' if container else '') + ' --previous; then '
-            f'upgrade the agents: az connectedk8s upgrade -g {shell_quote(ctx.resource_group or "<resource-group>")} '
-            f'-n {shell_quote(ctx.cluster_name or "<cluster>")}', True)],
-            f'azure-arc {name}: {reason}'))
+        waiting = sum(len(s.get('notReadyAddresses') or []) for s in subsets)
+        state = f'{waiting} not ready' if waiting else 'none at all'
+        see = f'kubectl describe endpoints {shell_quote(name)} -n {NS}; kubectl get pods -n {NS} -o wide'
+        if role == 'router':
+            diag = health.Diagnosis(
+                'router-no-endpoints', 'ROUTER_NOT_SERVING', f'The inference router service {name} has no ready '
+                f'endpoint ({state}): scoring requests time out even where its pods show Running.',
+                f'{see} (the azureml-fe-v2 pods must be Ready); their readiness and logs say why: kubectl logs -n '
+                f'{NS} deploy/azureml-fe-v2', True)
+        else:
+            diag = health.Diagnosis(
+                'admission-webhook-no-endpoints', 'ADMISSION_WEBHOOK_NOT_SERVING', f'The ingress controller\'s '
+                f'admission webhook service {name} has no ready endpoint ({state}): the API server\'s calls to it fail '
+                '("failed calling webhook ... no endpoints available"), so Ingress objects cannot be created or '
+                'changed and an install with HTTPS fails.',
+                f'{see} (the {stem} pods must be Ready; on a busy cluster give the nodes room); then retry: az amlk8s '
+                f'update {_log_fields(ctx)["target"]}', True)
+        findings.append(health.make_finding('kubernetes', 'error', [diag], f'endpoints {name}: {state}'))
     return findings
 
 
@@ -265,23 +357,50 @@ def _healthcheck_level(code: str) -> str:
     return 'warning' if re.match(r'^E4[5-9]\d{3}$', code) or code.lower().endswith('warning') else 'error'
 
 
-def _healthcheck(bodies, ctx):
+# The hook ARM's error names, and the report section it writes (real-failures.md, section 2).
+_HOOK_SECTIONS = ((r'pre-install|install hooks? failed', 'reports-pre-install'),
+                  (r'pre-upgrade|upgrade hooks? failed', 'reports-pre-upgrade'),
+                  (r'pre-rollback|rollback hooks? failed|rolled back', 'reports-pre-rollback'))
+
+
+def fresh_report_keys(extension) -> Optional[List[str]]:
+    """The report sections that ARM's error for this extension points at (``failed pre-install: ...`` ->
+    reports-pre-install, ``pre-upgrade hooks failed`` -> reports-pre-upgrade, an atomic rollback -> also
+    reports-pre-rollback), or None when it names no hook: then every section counts."""
+    props = (extension or {}).get('properties') or {} if isinstance(extension, Mapping) else {}
+    texts = [str((props.get('errorInfo') or {}).get('message') or '') if isinstance(props.get('errorInfo'), Mapping)
+             else '']
+    texts += [str(s.get('message') or '') for s in props.get('statuses') or []
+              if isinstance(s, Mapping) and str(s.get('level') or '').lower() in ('error', 'warning')]
+    text = ' '.join(texts)
+    keys = [key for pattern, key in _HOOK_SECTIONS if re.search(pattern, text, re.IGNORECASE)]
+    return keys or None
+
+
+def _healthcheck(bodies, ctx, fresh=None):
+    """The report's sections and the findings of their failed entries; with ``fresh`` (and one of them present) a
+    section ARM did not point at is listed as not current and its failures, left from an earlier operation, are not
+    taken for the cause."""
     body = bodies.get(path_of(NS, 'configmaps', HEALTHCHECK_CONFIGMAP))
     if not isinstance(body, Mapping):
         return None, []
     data = body.get('data') if isinstance(body.get('data'), Mapping) else {}
     sections, findings, seen = [], [], set()
+    fresh = [k for k in fresh or () if k in data] or None
     for key in sorted(k for k in data if k.startswith(('reports-', 'status-'))):
+        current = not (fresh and key.startswith('reports-') and key not in fresh)
         parsed = parse_healthcheck(data[key])
         failed = [e for e in parsed['entries'] if str(e['status']).lower() == 'failed']
         if not parsed['entries'] and str(data[key] or '').strip():
             # Text with no entry read: another format, or cut short. Unknown, not an all clear.
-            sections.append({'section': key, 'date': parsed['date'], 'passed': None, 'failed': [], 'unparsed': True})
+            sections.append({'section': key, 'date': parsed['date'], 'current': current, 'passed': None,
+                             'failed': [], 'unparsed': current})
             continue
-        sections.append({'section': key, 'date': parsed['date'], 'passed': len(parsed['entries']) - len(failed),
+        sections.append({'section': key, 'date': parsed['date'], 'current': current,
+                         'passed': len(parsed['entries']) - len(failed),
                          'failed': [{'name': e['name'], 'errorCode': e['errorCode'], 'errorMessage': e['errorMessage']}
                                     for e in failed]})
-        for entry in failed:
+        for entry in failed if current else ():
             mark = (entry['name'], entry['errorCode'])
             if mark in seen:
                 continue
@@ -316,8 +435,9 @@ def _router_address(bodies, inference):
     return {'type': kind, 'address': address or spec.get('clusterIP')}, []
 
 
-def after_report(access, proof, bodies, expected, *, ctx, inference):
-    """The report's ``inCluster`` section and its findings."""
+def after_report(access, proof, bodies, expected, *, ctx, inference, fresh=None, settled=True):
+    """The report's ``inCluster`` section and its findings. ``fresh``: the report sections ARM's error points at
+    (``fresh_report_keys``); ``settled``: ARM's operation has ended (a pending Helm revision is then stuck)."""
     section = {'read': access.is_read, 'status': access.status, 'server': access.server or None,
                'source': access.source or None, 'proof': proof if access.is_read else None,
                'reason': None if access.is_read else access.reason, 'fix': None if access.is_read else
@@ -346,9 +466,12 @@ def after_report(access, proof, bodies, expected, *, ctx, inference):
         reason, restarts, message, _ = problem
         pods.append({'name': _name(pod), 'reason': reason, 'restarts': restarts, 'message': message or None})
         findings.append(_with_log_cause(_pod_finding(pod, problem), bodies, _name(pod), ctx))
-    checks, hc_findings = _healthcheck(bodies, ctx)
+    checks, hc_findings = _healthcheck(bodies, ctx, fresh)
     router, router_findings = _router_address(bodies, inference)
-    findings += _instance_type_findings(bodies) + _arc_agent_findings(bodies, ctx)
+    findings += _instance_type_findings(bodies) + _agent_findings(bodies, ctx)
+    pod_findings = list(findings)
+    findings += _endpoint_findings(bodies, inference, pod_findings, ctx)
+    findings += _release_history_findings(bodies, ctx) if settled else []
     unread = _unread_after(bodies, checks)
     section.update({'workloads': workloads, 'podsNotReady': pods, 'healthCheck': checks, 'inferenceRouter': router,
                     'unread': [u['what'] for u in unread]})
@@ -356,7 +479,9 @@ def after_report(access, proof, bodies, expected, *, ctx, inference):
 
 
 _AFTER_WHAT = {'deployments': 'the deployments', 'statefulsets': 'the stateful sets', 'daemonsets': 'the daemon sets',
-               'pods': 'the pods', ROUTER_SERVICE: f'the inference router service {ROUTER_SERVICE}',
+               'pods': 'the pods', 'endpoints': 'the endpoints',
+               'secrets': "the Helm release's history (the labels of its release secrets)",
+               ROUTER_SERVICE: f'the inference router service {ROUTER_SERVICE}',
                HEALTHCHECK_CONFIGMAP: f'the health-check report (configmap {HEALTHCHECK_CONFIGMAP})'}
 
 
@@ -364,16 +489,19 @@ def _unread_after(bodies, checks):
     """What verify could not read (refused, failing, cut short) or could not make sense of: each an unknown, said
     as a finding that does not count for the verdict (``read``), never taken as passed or missing."""
     out = []
-    for path in after_paths(ARC_AGENT_PODS in bodies):
+    for path in dict.fromkeys(after_paths(True) + after_paths(False)):
         body = bodies.get(path)
-        if not isinstance(body, Denied) or path in (INSTANCE_TYPES, ARC_AGENT_PODS):    # checks of their own
+        if not isinstance(body, Denied) or path == INSTANCE_TYPES:    # a check of its own
             continue
-        key = path.split('?', 1)[0].rstrip('/').rsplit('/', 1)[-1]
-        what = _AFTER_WHAT.get(key, key)
+        namespace = path.split('/namespaces/', 1)[1].split('/', 1)[0] if '/namespaces/' in path else NS
+        key = path.split('?', 1)[0].split('#', 1)[0].rstrip('/').rsplit('/', 1)[-1]
+        what = _AFTER_WHAT.get(key, key) if path not in (ARC_AGENT_PODS, AKS_AGENT_PODS) else 'the agents\' pods'
+        verb = 'list' if key in _AFTER_WHAT and key not in (ROUTER_SERVICE, HEALTHCHECK_CONFIGMAP) else 'get'
+        resource = {ROUTER_SERVICE: 'services', HEALTHCHECK_CONFIGMAP: 'configmaps'}.get(key, key)
         out.append({'what': what, 'finding': health.make_finding('read', 'warning', [health.Diagnosis(
-            'read-unknown', 'NOT_READ', f'Could not read {what} in namespace {NS} ({body}): what they would show is '
-            'unknown, not passed.', f'Use a kubeconfig whose user may read them (kubectl auth can-i list pods -n '
-            f'{NS}; kubectl auth can-i get configmaps -n {NS}), then verify again.', False)], str(body))})
+            'read-unknown', 'NOT_READ', f'Could not read {what} in namespace {namespace} ({body}): what they would '
+            'show is unknown, not passed.', f'Use a kubeconfig whose user may read them (kubectl auth can-i {verb} '
+            f'{resource} -n {namespace}), then verify again.', False)], str(body))})
     for section in checks or []:
         if section.get('unparsed'):
             what = f"section {section['section']} of the health-check report"

@@ -214,10 +214,24 @@ def test_arc_small_nodes_and_gpus_without_a_plugin_are_warnings(az, kube):
     gpu[0]["metadata"]["labels"]["nvidia.com/gpu.present"] = "true"
     path = kube.arc("arc-k3s", objects=ks.system_namespaces() + nodes + gpu
                     + ks.arc_agents("arc-k3s", "rg-arc", kube.arm.subscription_id))
-    rows = check_rows(az(f"{ARC_CHECK} --kube-config {path} -o json", expect=0))
+    rows = check_rows(az(f"{ARC_CHECK} --kube-config {path} -o json", expect=1))
     assert rows["capacity"]["status"] == "warning" and "allocatable" in rows["capacity"]["finding"]
-    assert rows["gpu-device-plugin"]["status"] == "warning"
+    assert rows["gpu-device-plugin"]["status"] == "fail" and "arc-gpu-0" in rows["gpu-device-plugin"]["finding"]
     assert "--install-nvidia-device-plugin true" in rows["gpu-device-plugin"]["fix"]
+    rows = check_rows(az(f"{ARC_CHECK} --kube-config {path} --ignore-check gpu-device-plugin -o json", expect=0))
+    assert rows["gpu-device-plugin"]["status"] == "ignored"
+
+
+def test_aks_gpu_nodes_whose_capacity_has_no_gpu_block_a_deploy_without_the_device_plugin(az, kube):
+    gpu = ks.gpu_nodes(kube.node_resource_group("aks-prod"), gpus=0)
+    assert "accelerator" not in gpu[0]["metadata"]["labels"]       # known only by its VM size (and AKS's label)
+    kube.aks("aks-prod", ks.aks_world(kube.node_resource_group("aks-prod"), installed=False) + gpu)
+    result = az("amlk8s deploy -g rg-ml -c aks-prod -t aks --enable-training --install-nvidia-device-plugin false")
+    refused(result, 1)
+    said = " ".join(result.stderr.split())
+    assert f"GPU node {gpu[0]['metadata']['name']} offers no nvidia.com/gpu" in said, said
+    assert "--install-nvidia-device-plugin true" in said
+    assert kube.writes() == []
 
 
 def test_an_arc_kubeconfig_of_another_arc_cluster_is_refused_by_name(az, kube):
@@ -364,13 +378,13 @@ def test_an_existing_device_plugin_or_dcgm_exporter_blocks_installing_another(az
     assert "gpu-software" not in rows
 
 
-def test_gpus_without_the_plugin_requested_are_a_warning_on_aks(az, kube):
+def test_gpus_that_no_plugin_advertises_fail_the_check_on_aks(az, kube):
     nodes = ks.gpu_nodes("MC_rg-ml_aks-gpu_eastus")
     for node in nodes:
         node["status"]["allocatable"].pop("nvidia.com/gpu", None)
     kube.aks("aks-gpu", ks.aks_world("MC_rg-ml_aks-gpu_eastus", installed=False) + nodes)
-    rows = check_rows(az("amlk8s check -g rg-ml -c aks-gpu -t aks --enable-training -o json"))
-    assert rows["gpu-device-plugin"]["status"] == "warning"
+    rows = check_rows(az("amlk8s check -g rg-ml -c aks-gpu -t aks --enable-training -o json", expect=1))
+    assert rows["gpu-device-plugin"]["status"] == "fail"
     assert "--install-nvidia-device-plugin true" in rows["gpu-device-plugin"]["fix"]
 
 

@@ -132,3 +132,89 @@ def test_a_crash_loop_is_explained_by_its_previous_log_without_its_secrets(az, k
     logs = [r for r in kube.requests(cluster="aks-with-ext") if r.path.endswith("/log")]
     assert len(logs) == 1 and logs[0].query.get("previous") == "true" and {r.method for r in kube.requests()} == {
         "GET"}
+
+
+def _world_with(kube, replace=(), add=()):
+    """aks-with-ext's healthy cluster, objects whose name starts with one of ``replace`` left out, ``add`` added."""
+    objects = [o for o in ks.aks_world("MC_rg-ml_aks-with-ext_eastus")
+               if not any(o["metadata"]["name"].startswith(prefix) for prefix in replace)]
+    kube.aks("aks-with-ext", objects + list(add))
+    return objects
+
+
+def test_a_release_revision_left_pending_is_named_with_its_record_and_no_secret_data_is_read(az, kube):
+    from tests.emulator.kube import failures as kf
+    stuck = [kf.helm_release_secret("azureml", 2, "pending-upgrade"), kf.helm_release_secret("azureml", 1, "deployed"),
+             kf.helm_release_secret("other", 3, "pending-install")]
+    _world_with(kube, replace=("sh.helm.release.",), add=stuck)
+    result = az(VERIFY + " -o json", expect=1)
+    [finding] = [f for f in result.json["findings"] if f["code"] == "helm-release-pending"]
+    assert "revision 2 (pending-upgrade)" in finding["diagnosis"] and "another operation" in finding["diagnosis"]
+    assert "kubectl delete secret -n azureml sh.helm.release.v1.azureml.v2 --ignore-not-found" in finding["fix"]
+    assert "azureml.v1 " not in finding["fix"] and "revision 3" not in finding["diagnosis"]
+    reads = [r for r in kube.requests() if "/secrets" in r.path]
+    assert reads and all("as=PartialObjectMetadataList" in r.accept for r in reads), reads
+    assert stuck[0]["data"]["release"] not in result.stdout + result.stderr
+
+
+def test_a_pending_revision_during_the_operation_is_the_operation_itself(az, kube, emu):
+    from tests.emulator.kube import failures as kf
+    body = emu.extension("aks-with-ext")
+    body["properties"]["provisioningState"] = "Updating"
+    emu.put_resource(body["id"], body)
+    _world_with(kube, replace=("sh.helm.release.",), add=[kf.helm_release_secret("azureml", 2, "pending-upgrade")])
+    report = az(VERIFY + " -o json", expect=1).json
+    assert report["verdict"] == "InProgress"
+    assert "helm-release-pending" not in {f["code"] for f in report["findings"]}
+
+
+def test_a_router_and_an_admission_webhook_without_ready_endpoints_are_running_but_not_serving(az, kube):
+    objects = ks.aks_world("MC_rg-ml_aks-with-ext_eastus")
+    router = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "azureml-fe")
+    webhook = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"].endswith("-admission"))
+    _world_with(kube, replace=("azureml-fe", "azureml-ingress-nginx-controller-admission"), add=[
+        router, ks.endpoints(router, not_ready=ks.pod_ips(objects, "azureml-fe-v2")),
+        webhook, ks.endpoints(webhook)])
+    report = az(VERIFY + " -o json", expect=1).json
+    codes = {f["code"]: f for f in report["findings"]}
+    assert "no ready endpoint (3 not ready)" in codes["router-no-endpoints"]["diagnosis"]
+    assert "kubectl describe endpoints azureml-fe -n azureml" in codes["router-no-endpoints"]["fix"]
+    webhook_finding = codes["admission-webhook-no-endpoints"]
+    assert "azureml-ingress-nginx-controller-admission has no ready endpoint (none at all)" in \
+        webhook_finding["diagnosis"] and "no endpoints available" in webhook_finding["diagnosis"]
+    assert "az amlk8s update -g rg-ml -c aks-with-ext -t managedClusters -n azureml" in webhook_finding["fix"]
+    assert report["verdict"] == "Degraded"
+
+
+def test_the_aks_extension_manager_out_of_memory_is_named_in_kube_system(az, kube):
+    from tests.emulator.kube import failures as kf
+    objects = ks.aks_world("MC_rg-ml_aks-with-ext_eastus")
+    operator = next(o for o in objects if o["kind"] == "Pod" and o["metadata"].get("namespace") == "kube-system"
+                    and o["metadata"]["name"].startswith("extension-operator"))
+    crashing = kf.crashing_pod(operator["metadata"]["name"], ns="kube-system", reason="OOMKilled", restarts=2)
+    kube.aks("aks-with-ext", [o for o in objects if o is not operator] + [crashing])
+    report = az(VERIFY + " -o json", expect=1).json
+    [finding] = [f for f in report["findings"] if f["code"] == "extension-manager-not-ready"]
+    assert "AKS extension manager pod" in finding["diagnosis"] and "OOMKilled, 2 restarts" in finding["diagnosis"]
+    assert f"kubectl describe pod -n kube-system {operator['metadata']['name']}" in finding["fix"]
+
+
+def test_the_report_section_named_by_the_hook_that_failed_is_the_one_diagnosed(az, kube, emu):
+    old = ks.healthcheck_report([("Failed", "helmchart", "E45005", "Azureml Fe deployment confict")])
+    new = ks.healthcheck_report([("Failed", "clusterresource", "E40002", "Insufficient node")])
+    cm = ks.healthcheck_configmap()
+    cm["data"] = {"reports-pre-install": old, "reports-pre-upgrade": new}
+    _world_with(kube, replace=("arcml-healthcheck",), add=[cm])
+    body = emu.extension("aks-with-ext")
+    body["properties"].update(provisioningState="Failed", errorInfo={"code": "ExtensionOperationFailed", "message": (
+        "Error: [ InnerError: [Helm installation failed : InnerError [UPGRADE FAILED: pre-upgrade hooks failed: pod "
+        "healthcheck failed]]] occurred while doing the operation : [Update] on the config")})
+    emu.put_resource(body["id"], body)
+    report = az(VERIFY + " -o json", expect=1).json
+    codes = {f["code"] for f in report["findings"] if f["source"].startswith("healthcheck")}
+    assert codes == {"E40002"}, report["findings"]
+    sections = {s["section"]: s for s in report["inCluster"]["healthCheck"]}
+    assert sections["reports-pre-upgrade"]["current"] and not sections["reports-pre-install"]["current"]
+    assert sections["reports-pre-install"]["failed"][0]["errorCode"] == "E45005"
+    table = az(VERIFY + " -o table", expect=1).stdout
+    assert "reports-pre-install: 0 passed, 1 failed (from an earlier operation)" in " ".join(table.split())

@@ -61,3 +61,45 @@ def test_codes_are_diagnosed_by_code_not_message():
     unknown = health.diagnose_code("E47123", "something new")
     assert unknown.code == "E47123" and "something new" in unknown.diagnosis
     assert health.diagnose_code("AgentWarning", '{"gateway":0}').title == "HEALTHCHECK_AGENTWARNING"
+
+
+def _failed(message, where="errorInfo"):
+    props = {"provisioningState": "Failed"}
+    if where == "errorInfo":
+        props["errorInfo"] = {"code": "ExtensionOperationFailed", "message": message}
+    else:
+        props["statuses"] = [{"code": "InstallationFailed", "level": "Error", "message": message}]
+    return {"properties": props}
+
+
+@pytest.mark.parametrize("era", sorted(ERAS))
+def test_the_hook_in_each_era_names_the_fresh_report_section(era):
+    assert running.fresh_report_keys(_failed(ERAS[era])) == ["reports-pre-install"]
+    assert running.fresh_report_keys(_failed(ERAS[era], "statuses")) == ["reports-pre-install"]
+
+
+@pytest.mark.parametrize("text, keys", [
+    ("UPGRADE FAILED: pre-upgrade hooks failed: pod healthcheck failed", ["reports-pre-upgrade"]),
+    ("UPGRADE FAILED: pre-upgrade hooks failed, and has been rolled back due to atomic being set",
+     ["reports-pre-upgrade", "reports-pre-rollback"]),
+    ("Unable to get the status from the local CRD with the error : {Error : Retry for given duration didn't get "
+     "any results with err {status not populated}}", None),
+    ("", None),
+])
+def test_a_text_names_its_hook_or_none(text, keys):
+    assert running.fresh_report_keys(_failed(text)) == keys
+
+
+def test_a_stale_section_is_listed_but_not_diagnosed():
+    from tests.emulator.kube import scenarios as ks
+    from azext_amlk8s.kube import path_of
+    data = {"reports-pre-install": ks.healthcheck_report([("Failed", "helmchart", "E45005", "confict")]),
+            "reports-pre-upgrade": ks.healthcheck_report([("Passed", "service")])}
+    bodies = {path_of("azureml", "configmaps", "arcml-healthcheck"): {"data": data}}
+    read = running._healthcheck  # pylint: disable=protected-access
+    sections, findings = read(bodies, health.Context(), ["reports-pre-upgrade"])
+    seen = [(s["section"], s["current"]) for s in sections]
+    assert seen == [("reports-pre-install", False), ("reports-pre-upgrade", True)]
+    assert findings == []
+    _, findings = read(bodies, health.Context(), None)
+    assert [f["code"] for f in findings] == ["E45005"]

@@ -577,6 +577,29 @@ def service(name, ns=AZUREML_NAMESPACE, type="ClusterIP", load_balancer_ip=None,
             "status": status}
 
 
+def endpoints(service_obj, ready=(), not_ready=(), port=None):
+    """The Endpoints object the endpoints controller keeps for `service_obj`: one subset whose `addresses` are the
+    ready pods' IPs and `notReadyAddresses` the others (core/v1 Endpoints); no pods at all: no subset."""
+    spec = service_obj["spec"]
+    ports = [{"name": p.get("name"), "port": p.get("targetPort") if isinstance(p.get("targetPort"), int) else
+              p.get("port"), "protocol": p.get("protocol", "TCP")} for p in spec.get("ports") or []]
+    subset = {"ports": [port] if port else ports}
+    if ready:
+        subset["addresses"] = [{"ip": ip} for ip in ready]
+    if not_ready:
+        subset["notReadyAddresses"] = [{"ip": ip} for ip in not_ready]
+    name, ns = service_obj["metadata"]["name"], service_obj["metadata"]["namespace"]
+    return {"apiVersion": "v1", "kind": "Endpoints", "metadata": meta(name, ns),
+            "subsets": [subset] if ready or not_ready else []}
+
+
+def pod_ips(objects, prefix):
+    """The IPs of the Running, ready pods in `objects` whose name starts with `prefix`."""
+    return [o["status"].get("podIP") for o in objects if o["kind"] == "Pod"
+            and o["metadata"]["name"].startswith(prefix) and o["status"].get("podIP")
+            and all(c.get("ready") for c in o["status"].get("containerStatuses") or [])]
+
+
 def event(involved, reason, message, type="Warning", count=1, source="default-scheduler",  # noqa: A002
           name=None, last_seen=None):
     """A core/v1 Event about `involved` (an object built here)."""
@@ -675,6 +698,8 @@ def aks_nodes(node_resource_group, count=3, pool="nodepool1", allocatable_cpu="3
                   "kubernetes.azure.com/storagetier": "Premium_LRS"}
         if gpus:
             labels["accelerator"] = "nvidia"
+        if vm_size.lower().startswith(("standard_nc", "standard_nd", "standard_nv")):
+            labels["kubernetes.azure.com/accelerator"] = "nvidia"
         provider = (f"azure:///subscriptions/{subscription_id}/resourceGroups/{node_resource_group.lower()}/providers/"
                     f"Microsoft.Compute/virtualMachineScaleSets/{vmss}/virtualMachines/{i}")
         out.append(node(name, labels, allocatable_cpu, allocatable_memory, arch, gpus, ready,
@@ -775,10 +800,20 @@ def azureml_components(extension_name="azureml", training=True, inference=True, 
     for workload in daemonsets:
         objects += _with_pods(workload, nodes)
     if inference:
-        objects.append(inference_router_service(router_service_type, router_ip, extension_name, ns))
+        router = inference_router_service(router_service_type, router_ip, extension_name, ns)
+        objects += [router, endpoints(router, pod_ips(objects, "azureml-fe-v2"))]
         if nginx:
             objects.append(ingressclass("azureml-ingress-nginx", "k8s.io/ingress-nginx", labels=dict(chart),
                                         annotations=annotations))
+            webhook = service("azureml-ingress-nginx-controller-admission", ns, ports=[
+                {"name": "https-webhook", "port": 443, "targetPort": 8443}],
+                selector={"app.kubernetes.io/name": "azureml-ingress-nginx-controller"}, labels=dict(chart),
+                annotations=annotations)
+            objects += [webhook, endpoints(webhook, pod_ips(objects, "azureml-ingress-nginx-controller"))]
+    # Helm's record of the release (one deployed revision): the labels verify reads, a payload it never reads.
+    objects.append(secret(f"sh.helm.release.v1.{extension_name}.v1", ns, {"release": _b64("H4sIA...")},
+                          type="helm.sh/release.v1", labels={"name": extension_name, "owner": "helm",
+                                                             "status": "deployed", "version": "1"}))
     objects.append(serviceaccount("default", ns))
     if crds:
         for name in AZUREML_CRDS:
@@ -864,6 +899,16 @@ def arc_agents(resource_name, resource_group, subscription_id, nodes=("arc-node-
     for name in ("clusterconnect-agent", "clusteridentityoperator", "config-agent", "controller-manager",
                  "extension-manager", "kube-aad-proxy", "metrics-agent", "resource-sync-agent"):
         objects += _with_pods(deployment(name, "azure-arc", 1, image=f"mcr.microsoft.com/azurearck8s/{name}:1.24.4"),
+                              nodes)
+    return objects
+
+
+def aks_extension_manager(nodes=("aks-nodepool1-12345678-vmss000000",)):
+    """The AKS extension manager in kube-system (deployments extension-agent and extension-operator, with pods): it
+    installs cluster extensions and reports their state to Azure."""
+    objects = []
+    for name in ("extension-agent", "extension-operator"):
+        objects += _with_pods(deployment(name, "kube-system", 1, image=f"mcr.microsoft.com/azurek8sflux/{name}:1.24.4"),
                               nodes)
     return objects
 
@@ -988,7 +1033,7 @@ def aks_world(node_resource_group="MC_rg-ml_aks-prod_eastus", extension_name="az
     """An AKS cluster: system namespaces, `count` nodes of `node_resource_group` in `subscription_id` (their
     spec.providerID), and (installed) a healthy AzureML release with its passing health-check report."""
     nodes = aks_nodes(node_resource_group, count, subscription_id=subscription_id)
-    objects = system_namespaces() + nodes
+    objects = system_namespaces() + nodes + aks_extension_manager(node_names(nodes)[:1])
     if installed:
         objects += azureml_components(extension_name, nodes=node_names(nodes), **components)
         if healthcheck:

@@ -82,6 +82,7 @@ BUILTIN_TYPES = (
                  subresources=("status",)),
     ResourceType("", "v1", "pods", "Pod", True, "pod", ("po",), ("all",), _POD_FIELDS, ("log", "status")),
     ResourceType("", "v1", "services", "Service", True, "service", ("svc",), ("all",), subresources=("status",)),
+    ResourceType("", "v1", "endpoints", "Endpoints", True, "endpoints", ("ep",)),
     ResourceType("", "v1", "configmaps", "ConfigMap", True, "configmap", ("cm",)),
     ResourceType("", "v1", "secrets", "Secret", True, "secret", (), fields=("type",)),
     ResourceType("", "v1", "serviceaccounts", "ServiceAccount", True, "serviceaccount", ("sa",)),
