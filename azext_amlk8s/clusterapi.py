@@ -98,7 +98,9 @@ def after_write(cmd, client, facts, options, extension, *, ctx, seen=None):
     state = str(props.get('provisioningState') or '').lower()
     section, findings = running.after_report(access, proof, access.bodies, expected, ctx=ctx, inference=inference,
                                              fresh=running.fresh_report_keys(extension),
-                                             settled=state in ('succeeded', 'failed', 'canceled'))
+                                             settled=state in ('succeeded', 'failed', 'canceled'),
+                                             location=facts.location)
     target = f'{facts.ref.cli_args} -n {shell_quote(ctx.extension_name or "azureml")}'
-    judged = running.settings_against_nodes(settings, access.bodies, target) if access.is_read else []
+    judged = (running.settings_against_nodes(settings, access.bodies, target)
+              + running.other_stack_findings(access.bodies, settings, ctx)) if access.is_read else []
     return section, findings + judged + installed_key_findings(settings, target)

@@ -21,7 +21,8 @@ from typing import Dict, List, Mapping, Optional, Tuple
 from azext_amlk8s import health, scheduling
 from azext_amlk8s._constants import NETWORK_REQUIREMENTS_LINK, TSG_LINK
 from azext_amlk8s._text import shell_quote
-from azext_amlk8s.incluster import HEALTHCHECK_CONFIGMAP, NS, ROUTER_SERVICE, _int, _items, _meta, _name, _nodes
+from azext_amlk8s.incluster import (HEALTHCHECK_CONFIGMAP, NS, ROUTER_SERVICE, _int, _items, _meta, _name, _nodes,
+                                    _owned_by_release)
 from azext_amlk8s.kube import Denied, path_of
 
 INSTANCE_TYPES = path_of(None, 'instancetypes', group='amlarc.azureml.com', version='v1alpha1')
@@ -33,6 +34,8 @@ AKS_AGENT_PODS = path_of('kube-system', 'pods')
 # version=<revision> in the release's namespace (helm.sh, "Helm 3 storage"); the labels are all that is read.
 HELM_RELEASES = path_of(NS, 'secrets', query={'labelSelector': 'owner=helm'}, metadata_only=True)
 ENDPOINTS = path_of(NS, 'endpoints')
+IDENTITY_CONFIG = path_of(NS, 'configmaps', 'amlarc-identity-config')
+ALL_DEPLOYMENTS = path_of(None, 'deployments', group='apps')
 # The AKS extension manager: its agent and operator pods in kube-system install extensions and report their state.
 AKS_AGENT_PREFIXES = ('extension-agent', 'extension-operator')
 
@@ -48,7 +51,8 @@ def after_paths(is_arc: Optional[bool] = None) -> List[str]:
              INSTANCE_TYPES]
     if is_arc is None:
         return paths
-    return paths + [ENDPOINTS, HELM_RELEASES, ARC_AGENT_PODS if is_arc else AKS_AGENT_PODS]
+    return paths + [ENDPOINTS, HELM_RELEASES, IDENTITY_CONFIG, ALL_DEPLOYMENTS,
+                    ARC_AGENT_PODS if is_arc else AKS_AGENT_PODS]
 
 
 def _agent_findings(bodies, ctx):
@@ -112,6 +116,91 @@ def _release_history_findings(bodies, ctx):
         f'See the history: helm history -n {NS} {shell_quote(release)}; remove the stuck record (as Microsoft\'s '
         f'delete_stuck_helm_secrets.sh does): {deletes}; then retry: az amlk8s update {_log_fields(ctx)["target"]}',
         True)], f'release {release}: ' + ', '.join(status for _, status, _ in stuck))]
+
+
+# The Azure cloud of a region (Azure Government: usgov*/usdod*; Azure China: china*; the rest of the named regions:
+# AzureCloud) and of an endpoint's host, by the DNS suffixes each cloud's endpoints use (az cloud show).
+_CLOUD_SUFFIXES = (('AzureUSGovernment', ('usgovcloudapi.net', 'microsoftonline.us', 'azure.us')),
+                   ('AzureChinaCloud', ('chinacloudapi.cn', 'microsoftonline.cn', 'azure.cn')),
+                   ('AzureCloud', ('azure.com', 'windows.net', 'microsoftonline.com', 'azure.net')))
+
+
+def cloud_of_region(location) -> Optional[str]:
+    """AzureUSGovernment, AzureChinaCloud or AzureCloud for a region name; None for none (or air-gapped ones)."""
+    name = re.sub(r'[\s_-]', '', str(location or '')).lower()
+    if not name or name.startswith(('usnat', 'ussec')):
+        return None
+    if name.startswith(('usgov', 'usdod')):
+        return 'AzureUSGovernment'
+    return 'AzureChinaCloud' if name.startswith('china') else 'AzureCloud'
+
+
+def _cloud_of_host(host) -> Optional[str]:
+    host = host.lower().rstrip('.')
+    return next((cloud for cloud, suffixes in _CLOUD_SUFFIXES
+                 if any(host == s or host.endswith('.' + s) for s in suffixes)), None)
+
+
+def _identity_cloud_findings(bodies, location, ctx):
+    """The identity components' configuration (configmap amlarc-identity-config) against the cluster's cloud: an
+    endpoint of another cloud (AML-Kubernetes#299: the public https://management.azure.com/ audience on an Azure
+    Government cluster) makes every token the extension asks for fail, so endpoints and jobs cannot reach Azure."""
+    body, cloud = bodies.get(IDENTITY_CONFIG), cloud_of_region(location)
+    if not isinstance(body, Mapping) or cloud is None or not isinstance(body.get('data'), Mapping):
+        return []
+    foreign = {}
+    for key, value in body['data'].items():
+        for host in re.findall(r'https?://([A-Za-z0-9.-]+)', str(value or '')):
+            other = _cloud_of_host(host)
+            if other and other != cloud:
+                foreign.setdefault(other, (key, host))
+    if not foreign:
+        return []
+    other, (key, host) = sorted(foreign.items())[0]
+    return [health.make_finding('kubernetes', 'error', [health.Diagnosis(
+        'identity-wrong-cloud', 'IDENTITY_CLOUD_MISMATCH',
+        f'The extension\'s identity configuration (configmap amlarc-identity-config, key {key}) names {host}, an '
+        f'endpoint of {other}, while the cluster is in {cloud} (region {location}): the tokens it asks for are '
+        'refused, so inference endpoints and jobs cannot reach Azure.',
+        f'Deploy the extension from the cluster\'s cloud: az cloud set --name {cloud}; az login; then az amlk8s '
+        f'delete {_log_fields(ctx)["target"]} and deploy it again (changing the configmap does not last: the '
+        'extension writes it back). See it: kubectl get configmap amlarc-identity-config -n azureml -o yaml', True)],
+        f'amlarc-identity-config {key}: {host}')]
+
+
+def _on(settings, key, default):
+    return str(settings.get(key, default)).strip().lower() == 'true'
+
+
+def other_stack_findings(bodies, settings, ctx):
+    """Another install's copy of what the release runs, colliding at run time: a second Volcano scheduler (two
+    schedulers claim the pods of schedulerName volcano) and a second kube-state-metrics (every object's metrics
+    twice, so the extension's and your own alerts and dashboards count double)."""
+    settings = settings if isinstance(settings, Mapping) else {}
+    volcano = _on(settings, 'enableTraining', 'false') and _on(settings, 'installVolcano', 'true') and \
+        _on(settings, 'volcanoScheduler.enable', 'true')
+    release = ctx.extension_name or 'azureml'
+    findings = []
+    for dep in _items(bodies.get(ALL_DEPLOYMENTS)):
+        name, namespace = _name(dep), str(_meta(dep).get('namespace') or '')
+        if namespace == NS or _owned_by_release(dep, release):
+            continue
+        where = f'Deployment {name} in namespace {namespace}'
+        if volcano and name.endswith('volcano-scheduler'):
+            findings.append(health.make_finding('kubernetes', 'warning', [health.Diagnosis(
+                'second-volcano-scheduler', 'VOLCANO_SCHEDULER_TWICE', f'{where} is another Volcano scheduler next '
+                'to the one the extension installs: both claim the pods of schedulerName volcano, and jobs are '
+                'placed by either.', 'Keep yours and stop the bundled one: az amlk8s update '
+                f'{_log_fields(ctx)["target"]} --install-volcano false (configure yours as '
+                'how-to-deploy-kubernetes-extension says for an existing Volcano)', False)], where))
+        elif name.endswith('kube-state-metrics'):
+            findings.append(health.make_finding('kubernetes', 'warning', [health.Diagnosis(
+                'second-kube-state-metrics', 'KUBE_STATE_METRICS_TWICE', f'{where} is a second kube-state-metrics '
+                f'next to the extension\'s {release}-kube-state-metrics: a Prometheus that scrapes both sees every '
+                'object\'s metrics twice, so counts and alerts double.', 'Scrape one of them: in your Prometheus '
+                'configuration keep only the job of your own kube-state-metrics (or drop your copy)', False)],
+                where))
+    return findings
 
 
 # The services behind which something must answer: the router (scoring) and the ingress controller's admission
@@ -415,7 +504,7 @@ def _healthcheck(bodies, ctx, fresh=None):
     return sections, findings
 
 
-def _router_address(bodies, inference):
+def _router_address(bodies, inference, ctx):
     body = bodies.get(path_of(NS, 'services', ROUTER_SERVICE))
     if not inference or not isinstance(body, Mapping):
         return None, []
@@ -426,8 +515,10 @@ def _router_address(bodies, inference):
     if kind == 'LoadBalancer' and not address:
         return {'type': kind, 'address': None}, [health.make_finding('kubernetes', 'warning', [health.Diagnosis(
             'router-no-address', 'ROUTER_ADDRESS_PENDING', 'The inference router service azureml-fe has no load '
-            'balancer address yet.', f'Watch it: kubectl get svc {ROUTER_SERVICE} -n {NS} -w; on AKS check the load '
-            f'balancer events: kubectl describe svc {ROUTER_SERVICE} -n {NS}', False)], 'no ingress address')]
+            'balancer address yet.', f'Watch it: kubectl get svc {ROUTER_SERVICE} -n {NS} -w; see the load '
+            f'balancer events: kubectl describe svc {ROUTER_SERVICE} -n {NS}. A cluster without a load balancer '
+            '(on premises, no MetalLB or the like) never gives one: az amlk8s update '
+            f'{_log_fields(ctx)["target"]} --inference-router-service-type NodePort', False)], 'no ingress address')]
     if kind == 'NodePort':
         ports = [str(p.get('nodePort')) for p in spec.get('ports') or []
                  if isinstance(p, Mapping) and p.get('nodePort')]
@@ -435,9 +526,10 @@ def _router_address(bodies, inference):
     return {'type': kind, 'address': address or spec.get('clusterIP')}, []
 
 
-def after_report(access, proof, bodies, expected, *, ctx, inference, fresh=None, settled=True):
+def after_report(access, proof, bodies, expected, *, ctx, inference, fresh=None, settled=True, location=None):
     """The report's ``inCluster`` section and its findings. ``fresh``: the report sections ARM's error points at
-    (``fresh_report_keys``); ``settled``: ARM's operation has ended (a pending Helm revision is then stuck)."""
+    (``fresh_report_keys``); ``settled``: ARM's operation has ended (a pending Helm revision is then stuck);
+    ``location``: the cluster's region (its cloud)."""
     section = {'read': access.is_read, 'status': access.status, 'server': access.server or None,
                'source': access.source or None, 'proof': proof if access.is_read else None,
                'reason': None if access.is_read else access.reason, 'fix': None if access.is_read else
@@ -467,11 +559,11 @@ def after_report(access, proof, bodies, expected, *, ctx, inference, fresh=None,
         pods.append({'name': _name(pod), 'reason': reason, 'restarts': restarts, 'message': message or None})
         findings.append(_with_log_cause(_pod_finding(pod, problem), bodies, _name(pod), ctx))
     checks, hc_findings = _healthcheck(bodies, ctx, fresh)
-    router, router_findings = _router_address(bodies, inference)
+    router, router_findings = _router_address(bodies, inference, ctx)
     findings += _instance_type_findings(bodies) + _agent_findings(bodies, ctx)
-    pod_findings = list(findings)
-    findings += _endpoint_findings(bodies, inference, pod_findings, ctx)
-    findings += _release_history_findings(bodies, ctx) if settled else []
+    findings += _endpoint_findings(bodies, inference, list(findings), ctx)
+    findings += (_release_history_findings(bodies, ctx) if settled else []) + \
+        _identity_cloud_findings(bodies, location, ctx)
     unread = _unread_after(bodies, checks)
     section.update({'workloads': workloads, 'podsNotReady': pods, 'healthCheck': checks, 'inferenceRouter': router,
                     'unread': [u['what'] for u in unread]})
@@ -491,17 +583,19 @@ def _unread_after(bodies, checks):
     out = []
     for path in dict.fromkeys(after_paths(True) + after_paths(False)):
         body = bodies.get(path)
-        if not isinstance(body, Denied) or path == INSTANCE_TYPES:    # a check of its own
+        if not isinstance(body, Denied) or path in (INSTANCE_TYPES, IDENTITY_CONFIG):    # checks of their own
             continue
-        namespace = path.split('/namespaces/', 1)[1].split('/', 1)[0] if '/namespaces/' in path else NS
+        namespace = 'namespace ' + path.split('/namespaces/', 1)[1].split('/', 1)[0] if '/namespaces/' in path \
+            else 'every namespace'
         key = path.split('?', 1)[0].split('#', 1)[0].rstrip('/').rsplit('/', 1)[-1]
         what = _AFTER_WHAT.get(key, key) if path not in (ARC_AGENT_PODS, AKS_AGENT_PODS) else 'the agents\' pods'
         verb = 'list' if key in _AFTER_WHAT and key not in (ROUTER_SERVICE, HEALTHCHECK_CONFIGMAP) else 'get'
         resource = {ROUTER_SERVICE: 'services', HEALTHCHECK_CONFIGMAP: 'configmaps'}.get(key, key)
         out.append({'what': what, 'finding': health.make_finding('read', 'warning', [health.Diagnosis(
-            'read-unknown', 'NOT_READ', f'Could not read {what} in namespace {namespace} ({body}): what they would '
+            'read-unknown', 'NOT_READ', f'Could not read {what} in {namespace} ({body}): what they would '
             'show is unknown, not passed.', f'Use a kubeconfig whose user may read them (kubectl auth can-i {verb} '
-            f'{resource} -n {namespace}), then verify again.', False)], str(body))})
+            f'{resource} ' + (f'-n {namespace[10:]}' if namespace.startswith('namespace ') else '-A')
+            + '), then verify again.', False)], str(body))})
     for section in checks or []:
         if section.get('unparsed'):
             what = f"section {section['section']} of the health-check report"

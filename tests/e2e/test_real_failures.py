@@ -218,3 +218,35 @@ def test_the_report_section_named_by_the_hook_that_failed_is_the_one_diagnosed(a
     assert sections["reports-pre-install"]["failed"][0]["errorCode"] == "E45005"
     table = az(VERIFY + " -o table", expect=1).stdout
     assert "reports-pre-install: 0 passed, 1 failed (from an earlier operation)" in " ".join(table.split())
+
+
+@pytest.mark.parametrize("location, audience, fails", [
+    ("usgovvirginia", "https://management.azure.com/", True),          # AML-Kubernetes#299
+    ("usgovvirginia", "https://management.usgovcloudapi.net/", False),
+    ("eastus", "https://management.usgovcloudapi.net/", True),
+    ("eastus", "https://management.azure.com/", False),
+])
+def test_an_identity_configuration_of_another_cloud_is_named(az, kube, emu, location, audience, fails):
+    cluster = emu.resource(emu.cluster_id("aks-with-ext"))
+    cluster["location"] = location
+    emu.put_resource(cluster["id"], cluster)
+    kube.aks("aks-with-ext", ks.aks_world(kube.node_resource_group("aks-with-ext"), identity_audience=audience))
+    report = az(VERIFY + " -o json", expect=1 if fails else 0).json
+    found = [f for f in report["findings"] if f["code"] == "identity-wrong-cloud"]
+    assert bool(found) == fails, report["findings"]
+    if fails:
+        host = audience.split("/")[2]
+        assert f"names {host}" in found[0]["diagnosis"] and "az cloud set --name" in found[0]["fix"]
+
+
+def test_another_stacks_volcano_scheduler_and_kube_state_metrics_collide_at_run_time(az, kube):
+    others = [ks.deployment("volcano-scheduler", "volcano-system", 1),
+              ks.deployment("prometheus-kube-state-metrics", "monitoring", 1)]
+    _world_with(kube, add=others)
+    report = az(VERIFY + " -o json", expect=1).json
+    codes = {f["code"]: f for f in report["findings"]}
+    assert "Deployment volcano-scheduler in namespace volcano-system" in codes["second-volcano-scheduler"]["diagnosis"]
+    assert "az amlk8s update -g rg-ml -c aks-with-ext -t managedClusters -n azureml --install-volcano false" in \
+        codes["second-volcano-scheduler"]["fix"]
+    assert "prometheus-kube-state-metrics in namespace monitoring" in codes["second-kube-state-metrics"]["diagnosis"]
+    assert {f["level"] for f in report["findings"] if f["code"].startswith("second-")} == {"warning"}

@@ -745,7 +745,8 @@ def _with_pods(workload, nodes):
 def azureml_components(extension_name="azureml", training=True, inference=True, arc=False, install_volcano=True,
                        install_prom_op=True, nvidia=False, dcgm=False, ha=True, nodes=None,
                        namespace_name=AZUREML_NAMESPACE, router_service_type="LoadBalancer",
-                       router_ip=DEFAULT_ROUTER_IP, nginx=None, version="1.1.88", crds=True):
+                       router_ip=DEFAULT_ROUTER_IP, nginx=None, version="1.1.88", crds=True,
+                       identity_audience="https://management.azure.com/"):
     """The objects a healthy AzureML extension release `extension_name` leaves in the cluster.
 
     Per Microsoft's components table: deployments gateway, metrics-controller-manager,
@@ -810,6 +811,11 @@ def azureml_components(extension_name="azureml", training=True, inference=True, 
                 selector={"app.kubernetes.io/name": "azureml-ingress-nginx-controller"}, labels=dict(chart),
                 annotations=annotations)
             objects += [webhook, endpoints(webhook, pod_ips(objects, "azureml-ingress-nginx-controller"))]
+    if inference:
+        # The identity components' configuration; AML-Kubernetes#299 shows its audience, the public cloud's ARM
+        # endpoint unless the extension was deployed from another cloud.
+        objects.append(configmap("amlarc-identity-config", ns, {"audience": identity_audience},
+                                 labels=dict(chart), annotations=annotations))
     # Helm's record of the release (one deployed revision): the labels verify reads, a payload it never reads.
     objects.append(secret(f"sh.helm.release.v1.{extension_name}.v1", ns, {"release": _b64("H4sIA...")},
                           type="helm.sh/release.v1", labels={"name": extension_name, "owner": "helm",
