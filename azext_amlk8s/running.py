@@ -292,6 +292,24 @@ def _workloads(bodies, expected):
     return rows
 
 
+def _not_ready_on(bodies, row):
+    """For a DaemonSet (one pod per node): the nodes where its pod is not ready, or is not placed yet."""
+    if row['kind'] != 'daemonset':
+        return ''
+    nodes, unplaced = [], 0
+    for pod in _items(bodies.get(path_of(NS, 'pods'))):
+        if _owner_workload(pod) != ('daemonset', row['name']) or _pod_problem(pod) is None:
+            continue
+        node = str((pod.get('spec') or {}).get('nodeName') or '')
+        if node:
+            nodes.append(node)
+        else:
+            unplaced += 1
+    parts = ([f"not ready on node{'s' if len(nodes) > 1 else ''} {', '.join(sorted(nodes)[:5])}"] if nodes else []) + \
+        ([f'{unplaced} pod{"s" if unplaced > 1 else ""} not placed on a node'] if unplaced else [])
+    return f" ({'; '.join(parts)})" if parts else ''
+
+
 def _owner_workload(pod) -> Optional[Tuple[str, str]]:
     """(kind, name) of the workload that runs ``pod``: a ReplicaSet ``<deployment>-<hash>`` stands for its
     Deployment."""
@@ -547,8 +565,9 @@ def after_report(access, proof, bodies, expected, *, ctx, inference, fresh=None,
         elif row['status'] == 'not ready':
             findings.append(health.make_finding('kubernetes', 'error', [health.Diagnosis(
                 'component-not-ready', 'COMPONENT_NOT_READY', f"The {row['kind']} {row['name']} has {row['ready']} of "
-                f"{row['desired']} ready.", f"See its pods: kubectl get pods -n {NS}; kubectl describe {row['kind']} "
-                f"{row['name']} -n {NS}", True)], f"{row['ready']}/{row['desired']} ready"))
+                f"{row['desired']} ready{_not_ready_on(bodies, row)}.", f"See its pods: kubectl get pods -n {NS} -o "
+                f"wide; kubectl describe {row['kind']} {row['name']} -n {NS}", True)],
+                f"{row['ready']}/{row['desired']} ready"))
     pods = []
     ready = {(row['kind'], row['name']) for row in workloads if row['status'] == 'ready'}
     for pod in _items(bodies.get(path_of(NS, 'pods'))):

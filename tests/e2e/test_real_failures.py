@@ -250,3 +250,20 @@ def test_another_stacks_volcano_scheduler_and_kube_state_metrics_collide_at_run_
         codes["second-volcano-scheduler"]["fix"]
     assert "prometheus-kube-state-metrics in namespace monitoring" in codes["second-kube-state-metrics"]["diagnosis"]
     assert {f["level"] for f in report["findings"] if f["code"].startswith("second-")} == {"warning"}
+
+
+def test_a_daemonset_not_ready_everywhere_is_named_with_its_nodes(az, kube, emu):
+    from tests.emulator.kube import failures as kf
+    body = emu.extension("aks-with-ext")
+    body["properties"]["configurationSettings"]["installNvidiaDevicePlugin"] = "True"
+    emu.put_resource(body["id"], body)
+    objects = ks.aks_world("MC_rg-ml_aks-with-ext_eastus", nvidia=True)
+    ds = next(o for o in objects if o["kind"] == "DaemonSet" and o["metadata"]["name"].startswith("nvidia"))
+    ds["status"]["numberReady"] = ds["status"]["desiredNumberScheduled"] - 1
+    pod = next(o for o in objects if o["kind"] == "Pod" and o["metadata"]["name"].startswith("nvidia"))
+    crashing = kf.crashing_pod(pod["metadata"]["name"], node_name=pod["spec"]["nodeName"])
+    crashing["metadata"]["ownerReferences"] = pod["metadata"]["ownerReferences"]
+    kube.aks("aks-with-ext", [o for o in objects if o is not pod] + [crashing])
+    report = az(VERIFY + " -o json", expect=1).json
+    [finding] = [f for f in report["findings"] if f["code"] == "component-not-ready"]
+    assert f"2 of 3 ready (not ready on node {pod['spec']['nodeName']})" in finding["diagnosis"], finding
