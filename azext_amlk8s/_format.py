@@ -67,6 +67,8 @@ def fleet_entries_table(result):
     for entry in result:
         detail = entry.get('error') or _summary(entry.get('result'))
         first = _cluster_cells(entry.get('clusterId'), many)
+        if any('stage' in e for e in result):
+            first['Stage'] = _cell(entry.get('stage')) or '-'
         first['Status'] = _cell(entry.get('status'))
         rows.extend(_wrapped(first, detail))
     return rows
@@ -145,6 +147,12 @@ def extension_list_table(result):
             ('Name', _cell(r.get('name'))), ('State', _cell(r.get('provisioningState'))),
             ('Version', _cell(r.get('version'))), ('Train', _cell(r.get('releaseTrain'))),
             ('Error', _cell(r.get('error'))[:60])]) for r in ordered]
+    if result and isinstance(result[0], dict) and 'clusterId' in result[0] and 'name' not in result[0]:
+        # list --missing: the clusters without an AzureML extension.
+        many = _many_subscriptions(r.get('clusterId') for r in result)
+        return [OrderedDict(list(_cluster_cells(r.get('clusterId'), many).items()) + [
+            ('Type', 'AKS' if r.get('clusterType') == 'managedClusters' else 'Arc'),
+            ('Location', _cell(r.get('location')))]) for r in result]
     return [_extension_row(item) for item in result or []]
 
 

@@ -63,6 +63,12 @@ examples:
   - name: Roll out to many clusters, four at a time; run it again after a failure and only the rest is changed.
     text: >
         az amlk8s deploy --ids @clusters.txt --enable-training true --max-parallel 4 -o table
+  - name: Roll out to the production AKS clusters chosen with Resource Graph, in three gated stages (1 cluster, then 10%, then all); each stage must pass verify before the next starts, and the same command resumes a stopped rollout.
+    text: >
+        az amlk8s deploy --where "tags.env == 'prod'" --cluster-types aks --stages 1,10%,100% --max-failures 0 --enable-training true -o table
+  - name: Show the stages a rollout over a management group would take, without writing anything.
+    text: >
+        az amlk8s deploy --management-groups mg-ml --stages 1,50%,100% --enable-training true --dry-run -o table
   - name: Deploy on AKS with local accounts disabled and create the Trusted Access binding for a workspace.
     text: >
         az amlk8s deploy -g myrg -c myaks -t aks --enable-training --workspace /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.MachineLearningServices/workspaces/myws --create-trusted-access --yes
@@ -145,6 +151,8 @@ long-summary: >
     Graph, one row per extension with its cluster, state, version, release train, auto-upgrade and, when it is not
     healthy (failed, or its cluster offline, stopped or gone), a one-line error; -g narrows to a resource group.
     The table shows unhealthy extensions first; --query works on the JSON, and "[].clusterId" feeds --ids.
+    --where (a Resource Graph filter over the clusters, such as tags.env == 'prod'), --management-groups and
+    --cluster-types narrow the clusters; --missing lists the clusters that have no AzureML extension.
 examples:
   - name: List the AzureML extensions of an AKS cluster.
     text: az amlk8s list -g myrg -c myaks -t managedClusters -o table
@@ -152,6 +160,10 @@ examples:
     text: az amlk8s list --subscriptions 00000000-0000-0000-0000-000000000001 00000000-0000-0000-0000-000000000002 00000000-0000-0000-0000-000000000003 -o table
   - name: The clusters whose AzureML extension failed, then verify them all at once.
     text: az amlk8s verify --ids $(az amlk8s list --query "[?provisioningState=='Failed'].clusterId" -o tsv) -o table
+  - name: The AKS and Arc clusters of a management group that have no AzureML extension yet.
+    text: az amlk8s list --missing --management-groups mg-ml -o table
+  - name: The AzureML extensions of the clusters tagged env=prod.
+    text: az amlk8s list --where "tags.env == 'prod'" -o table
 """
 
 helps['amlk8s update'] = """
@@ -179,6 +191,8 @@ examples:
     text: az amlk8s update -g myrg -c myarc -t arc --enable-inference --inference-router-service-type NodePort --allow-insecure-connections
   - name: Pin a version.
     text: az amlk8s update -g myrg -c myaks -t aks --auto-upgrade-minor-version false --version 1.1.88
+  - name: Move the staging clusters to a version in stages of 10% of them, allowing one failed cluster per stage and waiting 10 minutes between stages.
+    text: az amlk8s update --where "tags.env == 'staging'" --stages 10%,20%,50%,100% --max-failures 1 --stage-wait 600 --version 1.1.88 --auto-upgrade-minor-version false
   - name: Use a custom Volcano scheduler configuration.
     text: az amlk8s update -g myrg -c myaks -t aks --config volcanoScheduler.schedulerConfigMap=volcano-no-gang amloperator.skipResourceValidation=true
 """

@@ -7,7 +7,7 @@ from azure.cli.core.commands.parameters import get_enum_type, get_three_state_fl
 
 from azext_amlk8s import _completers
 from azext_amlk8s._catalogue import BOOL, CATALOGUE, ENUM
-from azext_amlk8s._validators import KeyValueAction, cluster_or_ids, validate_resource_names
+from azext_amlk8s._validators import KeyValueAction, cluster_or_ids, validate_resource_names, validate_rollout
 
 CLUSTER_TYPES = ['managedClusters', 'connectedClusters', 'aks', 'arc']
 
@@ -44,19 +44,7 @@ def load_arguments(loader, _):
         with loader.argument_context(scope) as c:
             _settings_arguments(c)
 
-    for scope in FLEET_COMMANDS:
-        with loader.argument_context(scope) as c:
-            c.argument('ids', nargs='+', arg_group=MANY, validator=cluster_or_ids,
-                       help='Run the command for each of these cluster resource ids (AKS and Azure Arc mixed; '
-                            'space-separated, or `@file` with one id a line) instead of -g/-c/-t. These are cluster '
-                            "resource ids, not extension ids (unlike az's generic --ids): -n names the extension. "
-                            'One result per cluster, each with its id; exit code 0 only when every cluster succeeded.')
-            c.argument('max_parallel', type=int, arg_group=MANY,
-                       help='With --ids, how many clusters are handled at a time. Default: 20.')
-
-    with loader.argument_context('amlk8s list') as c:
-        c.argument('subscriptions', nargs='+', arg_group=MANY,
-                   help='Without --cluster-name: the subscription ids to list (default: the current one).')
+    _many_clusters_arguments(loader)
 
     for scope in ('amlk8s deploy', 'amlk8s check'):
         with loader.argument_context(scope) as c:
@@ -234,3 +222,49 @@ def _settings_arguments(c):
             kind = {}
         c.extra(key.param, options_list=[key.flag] + list(key.aliases),
                 arg_group=TLS if key.name.startswith(('ssl', 'allowInsecure')) else TRAINING, help=key.help, **kind)
+
+
+def _many_clusters_arguments(loader):
+    """--ids, the Resource Graph selection, the stages of a rollout, list --missing."""
+    for scope in FLEET_COMMANDS:
+        with loader.argument_context(scope) as c:
+            c.argument('ids', nargs='+', arg_group=MANY, validator=cluster_or_ids,
+                       help='Run the command for each of these cluster resource ids (AKS and Azure Arc mixed; '
+                            'space-separated, or `@file` with one id a line) instead of -g/-c/-t. These are cluster '
+                            "resource ids, not extension ids (unlike az's generic --ids): -n names the extension. "
+                            'One result per cluster, each with its id; exit code 0 only when every cluster succeeded.')
+            c.argument('max_parallel', type=int, arg_group=MANY,
+                       help='With --ids or a selection, how many clusters are handled at a time. Default: 20 (with '
+                            '--stages: the whole stage, up to 100).')
+
+    for scope in FLEET_COMMANDS + ('amlk8s list',):
+        with loader.argument_context(scope) as c:
+            c.argument('where', arg_group=MANY,
+                       help="Choose the clusters with Azure Resource Graph: a KQL filter over their rows of table "
+                            "resources, for example \"tags.env == 'prod'\" or \"location == 'eastus' and "
+                            "properties.kubernetesVersion startswith '1.30'\". The command runs for each cluster it "
+                            'selects, as with --ids.')
+            c.argument('subscriptions', nargs='+', arg_group=MANY,
+                       help='The subscription ids to choose clusters in (default: the current one).')
+            c.argument('management_groups', nargs='+', arg_group=MANY,
+                       help='Choose clusters in these management groups (and the groups below them) instead of '
+                            'subscriptions.')
+            c.argument('cluster_types', nargs='+', arg_group=MANY, arg_type=get_enum_type(['aks', 'arc']),
+                       help='Choose only these kinds of cluster. Default: both.')
+
+    for scope in ('amlk8s deploy', 'amlk8s update'):
+        with loader.argument_context(scope) as c:
+            c.argument('stages', arg_group=MANY, validator=validate_rollout,
+                       help='Roll out in stages: cumulative counts or percentages of the clusters, for example '
+                            '1,10%%,100%%. After each stage its clusters must reach Succeeded and pass verify (in '
+                            'the cluster too where it can be read) before the next stage starts.')
+            c.argument('max_failures', arg_group=MANY,
+                       help='With --stages, how many clusters of a stage may fail (a number, or a percentage such as '
+                            '5%%) before the rollout stops. Default: 0.')
+            c.argument('stage_wait', type=int, arg_group=MANY,
+                       help='With --stages, seconds to wait between stages. Default: 0.')
+
+    with loader.argument_context('amlk8s list') as c:
+        c.argument('missing', action='store_true', arg_group=MANY,
+                   help='List the AKS and Azure Arc clusters (of the subscriptions, management groups, --where and '
+                        '-g) that have no AzureML extension.')

@@ -253,13 +253,18 @@ def cluster_or_ids(cmd, namespace):
     if parallel is not None and not getattr(parallel, 'is_default', False) and parallel < 1:
         _usage_error(namespace, f'argument --max-parallel: {parallel} is not a number of clusters; give 1 or more '
                                 '(default: 20).')
-    if getattr(namespace, 'ids', None):
+    selectors = ('where', 'management_groups', 'subscriptions', 'cluster_types')
+    selecting = any(getattr(namespace, key, None) for key in selectors)
+    if getattr(namespace, 'ids', None) or selecting:
         if getattr(namespace, 'kube_config', None):
             _usage_error(namespace, 'argument --kube-config: not allowed with --ids. A kubeconfig reaches one '
                                     "cluster's API server; with --ids each cluster is read with its own credentials "
                                     '(AKS: from Azure). Run the command once per cluster with its --kube-config, or '
                                     'drop --kube-config.')
         return
+    if getattr(namespace, 'stages', None):
+        _usage_error(namespace, 'argument --stages: needs many clusters: give --ids or a selection (--where, '
+                                '--subscriptions, --management-groups, --cluster-types) instead of -g/-c/-t.')
     missing = [option for dest, option in CLUSTER_ARGUMENTS if not getattr(namespace, dest, None)]
     if missing:
         _usage_error(namespace, f"the following arguments are required: {', '.join(missing)} (or --ids with cluster "
@@ -273,3 +278,18 @@ def _usage_error(namespace, message):
     if parser is not None and hasattr(parser, 'validation_error'):
         parser.validation_error(message)
     raise argparse.ArgumentError(None, message)
+
+
+def validate_rollout(namespace):
+    """--stages waits for each stage (no --no-wait); --max-failures and --stage-wait belong to --stages."""
+    stages = getattr(namespace, 'stages', None)
+    if stages and getattr(namespace, 'no_wait', False):
+        _usage_error(namespace, 'argument --no-wait: not allowed with --stages: each stage is gated on its clusters '
+                                'reaching Succeeded and passing verify.')
+    for dest, flag in (('max_failures', '--max-failures'), ('stage_wait', '--stage-wait')):
+        value = getattr(namespace, dest, None)
+        if value is not None and not getattr(value, 'is_default', False) and not stages:
+            _usage_error(namespace, f'argument {flag}: only with --stages.')
+    wait = getattr(namespace, 'stage_wait', None)
+    if wait is not None and not getattr(wait, 'is_default', False) and wait < 0:
+        _usage_error(namespace, f'argument --stage-wait: {wait} is not a number of seconds; give 0 or more.')

@@ -43,10 +43,11 @@ def _name(target):
 # --- deploy / check ---------------------------------------------------------------------------------------------
 
 def deploy(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name='azureml',
-           ignore_checks=None, dry_run=False, no_wait=False, ids=None, max_parallel=None, kube_config=None,
-           kube_context=None, arm_only=False, **settings_args):
+           ignore_checks=None, dry_run=False, no_wait=False, kube_config=None, kube_context=None, arm_only=False,
+           ids=None, where=None, management_groups=None, subscriptions=None, cluster_types=None, max_parallel=None,
+           stages=None, max_failures=None, stage_wait=None, **settings_args):
     from azext_amlk8s import cluster, live, plan as planner, waiting
-    if ids:
+    if _many(locals()):
         return _each(cmd, deploy, dict(locals(), **settings_args))
     req = requests.deploy(cmd, dict(locals(), **settings_args))
     _warm_up(req)
@@ -205,12 +206,12 @@ def _refuse_second_azureml(client, ref, extension_name):
 
 
 def check(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name='azureml',
-          ignore_checks=None, ids=None, max_parallel=None, kube_config=None, kube_context=None, arm_only=False,
-          **settings_args):
+          ignore_checks=None, kube_config=None, kube_context=None, arm_only=False, ids=None, where=None,
+          management_groups=None, subscriptions=None, cluster_types=None, max_parallel=None, **settings_args):
     from azure.cli.core.azclierror import ValidationError
     from azext_amlk8s import plan as planner, prereqs, waiting
     from azext_amlk8s.cluster import gather_facts
-    if ids:
+    if _many(locals()):
         return _each(cmd, check, dict(locals(), **settings_args))
     req = requests.check(cmd, dict(locals(), **settings_args))
     _warm_up(req)
@@ -236,9 +237,9 @@ def check(cmd, client, resource_group_name=None, cluster_name=None, cluster_type
 # --- read-only commands -----------------------------------------------------------------------------------------
 
 def show(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name='azureml',
-         ids=None, max_parallel=None):
+         ids=None, where=None, management_groups=None, subscriptions=None, cluster_types=None, max_parallel=None):
     from azext_amlk8s.cluster import extension_not_found, read_extension
-    if ids:
+    if _many(locals()):
         return _each(cmd, show, locals())
     target = requests.target(cmd, locals())
     extension = read_extension(client, target.ref, target.extension_name)
@@ -255,12 +256,12 @@ def wait(cmd, client, resource_group_name, cluster_name, cluster_type, *, extens
 
 
 def list_extensions(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *,
-                    subscriptions=None):
+                    subscriptions=None, where=None, management_groups=None, cluster_types=None, missing=False):
     from azext_amlk8s._constants import EXTENSIONS_API
     from azext_amlk8s._transport import arm_list
     from azext_amlk8s.cluster import extensions_path, get_cluster, is_azureml
     if not cluster_name:
-        return _fleet_list(cmd, client, requests.plain(resource_group_name), subscriptions, cluster_type)
+        return _fleet_list(cmd, client, dict(locals(), resource_group_name=requests.plain(resource_group_name)))
     ref = requests.target(cmd, locals()).ref
     items = arm_list(client, extensions_path(ref), EXTENSIONS_API)
     if items is None:
@@ -271,11 +272,12 @@ def list_extensions(cmd, client, resource_group_name=None, cluster_name=None, cl
 
 def verify(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name='azureml',
            wait=False, timeout=None, workspace=None,  # pylint: disable=redefined-outer-name
-           ids=None, max_parallel=None, kube_config=None, kube_context=None, arm_only=False, **live_args):
+           kube_config=None, kube_context=None, arm_only=False, ids=None, where=None, management_groups=None,
+           subscriptions=None, cluster_types=None, max_parallel=None, **live_args):
     from azext_amlk8s import health, waiting
     from azext_amlk8s._constants import TERMINAL_STATES
     from azext_amlk8s.cluster import cluster_and_siblings, extension_not_found, read_extension, state_of
-    if ids:
+    if _many(locals()):
         return _each(cmd, verify, dict(locals(), **live_args))
     req = requests.verify(cmd, dict(locals(), **live_args))
     _warm_up(req)
@@ -335,8 +337,9 @@ def _verify_error(client, req, report):
 # --- update / delete ---------------------------------------------------------------------------------------------
 
 def update(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name=None,
-           yes=False, no_wait=False, ids=None, max_parallel=None, **settings_args):
-    if ids:
+           yes=False, no_wait=False, ids=None, where=None, management_groups=None, subscriptions=None,
+           cluster_types=None, max_parallel=None, stages=None, max_failures=None, stage_wait=None, **settings_args):
+    if _many(locals()):
         return _each(cmd, update, dict(locals(), **settings_args), confirm=_risky_updates)
     planned = _plan_update(cmd, client, dict(locals(), **settings_args))
     if not isinstance(planned, tuple):
@@ -409,10 +412,11 @@ def _send_update(cmd, client, req, *, plan, choice, props):
 
 
 def delete(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name='azureml',
-           yes=False, force=False, cleanup=False, no_wait=False, ids=None, max_parallel=None):
+           yes=False, force=False, cleanup=False, no_wait=False, ids=None, where=None, management_groups=None,
+           subscriptions=None, cluster_types=None, max_parallel=None):
     from azure.cli.core.azclierror import ValidationError
     from azext_amlk8s import relay, waiting
-    if ids:
+    if _many(locals()):
         return _each(cmd, delete, locals(), confirm='Delete')
     from azext_amlk8s.cluster import existing_azureml, state_of
     req = requests.delete(cmd, locals())
@@ -522,36 +526,22 @@ def detach(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
 
 # --- many clusters -------------------------------------------------------------------------------------------------
 
-_NOT_FORWARDED = ('cmd', 'client', 'ids', 'max_parallel', 'settings_args', 'resource_group_name', 'cluster_name',
-                  'cluster_type')
+def _many(args):
+    """Whether the command runs for many clusters: --ids, or a Resource Graph selection."""
+    selectors = ('ids', 'where', 'management_groups', 'subscriptions', 'cluster_types')
+    return any(args.get(key) for key in selectors)
 
 
 def _each(cmd, handler, raw, confirm=None):
-    """--ids: the same command for each cluster, a few at a time (fleet.for_each); one confirmation for the whole list
-    when the command asks for one; every cluster's result tagged with its id; non-zero exit unless all succeeded."""
-    from azext_amlk8s import fleet, waiting
-    for option in ('resource_group_name', 'cluster_name', 'cluster_type'):
-        if raw.get(option):
-            from azure.cli.core.azclierror import MutuallyExclusiveArgumentError
-            raise MutuallyExclusiveArgumentError('--ids names the clusters; -g/-c/-t cannot be given with it.',
-                                                 'Give either --ids or --resource-group, --cluster-name and '
-                                                 '--cluster-type.')
-    import inspect
-    refs = fleet.parse_ids(raw['ids'])
-    params = inspect.signature(handler).parameters
-    extras = any(p.kind == p.VAR_KEYWORD for p in params.values())    # the settings arguments (**settings_args)
-    args = {key: value for key, value in raw.items() if key not in _NOT_FORWARDED and (
-        key in params or (extras and not (callable(value) or inspect.ismodule(value))))}
-    parallel = requests.plain(raw.get('max_parallel')) or fleet.DEFAULT_PARALLEL
-    if confirm:
-        _confirm_once(cmd, refs, args, confirm, parallel)
-    entries = fleet.for_each(cmd, refs, lambda client, ref: handler(
-        cmd, client, ref.resource_group, ref.cluster_name, ref.cluster_type, **args),
-        parallel=parallel, say=logger.warning)
-    error = fleet.failed_error(entries)
-    if error is not None:
-        waiting.fail_after_output(cmd, error)
-    return entries
+    """--ids or a selection: the same command for each cluster (rollout.each: one wave or --stages), one
+    confirmation for the whole list when the command asks for one, every result tagged with its cluster id."""
+    from azext_amlk8s import rollout
+
+    def gate(client, ref, name):
+        return verify(cmd, client, ref.resource_group, ref.cluster_name, ref.cluster_type,
+                      extension_name=name or raw.get('extension_name') or 'azureml')
+    return rollout.each(cmd, handler, raw, gate=gate, say=logger.warning, confirm=(
+        (lambda refs, args, parallel: _confirm_once(cmd, refs, args, confirm, parallel)) if confirm else None))
 
 
 def _confirm_once(cmd, refs, args, confirm, parallel):
@@ -581,15 +571,21 @@ def _in_fleet():
     return collecting() is not None
 
 
-def _fleet_list(cmd, client, resource_group, subscriptions, cluster_type):
-    """list without --cluster-name: every AzureML extension in the subscriptions, from Azure Resource Graph."""
+def _fleet_list(cmd, client, args):
+    """list without --cluster-name: every AzureML extension (or, with --missing, every cluster without one) of the
+    subscriptions or management groups, from Azure Resource Graph; --where and --cluster-types narrow the clusters."""
     from azure.cli.core.azclierror import InvalidArgumentValueError
-    from azure.cli.core.commands.client_factory import get_subscription_id
-    from azext_amlk8s import fleet
-    if cluster_type:
+    from azext_amlk8s import fleet, selection
+    if args.get('cluster_type'):
         raise InvalidArgumentValueError('--cluster-type needs --cluster-name (the extensions of one cluster).',
-                                        'Drop --cluster-type to list the AzureML extensions of every cluster.')
-    given = subscriptions or [get_subscription_id(cmd.cli_ctx)]
-    wanted = list(dict.fromkeys(s for value in given for s in value.replace(',', ' ').split()))
-    fleet.check_subscription_ids(wanted)
-    return fleet.fleet_list(client, wanted, resource_group, say=logger.warning if subscriptions else None)
+                                        'Drop --cluster-type to list the AzureML extensions of every cluster '
+                                        '(--cluster-types aks or arc narrows them).')
+    if args.get('missing'):
+        return selection.missing(cmd, client, args)
+    subscriptions, groups = selection.scope(cmd, args)
+    rows = fleet.fleet_list(client, subscriptions, args.get('resource_group_name'), management_groups=groups,
+                            say=logger.warning if args.get('subscriptions') else None)
+    if args.get('where') or args.get('cluster_types'):
+        chosen = {str(r.get('id') or '').lower() for r in selection.cluster_rows(cmd, client, args)}
+        rows = [r for r in rows if str(r.get('clusterId') or '').lower() in chosen]
+    return rows

@@ -55,9 +55,9 @@ CLUSTERS_QUERY = (
     " connectivityStatus = tostring(properties.connectivityStatus), powerState = tostring(properties.powerState.code)"
     " | order by id asc")
 
-_CLUSTER_ID = re.compile(r'^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/'
-                         r'(?P<rp>Microsoft\.ContainerService|Microsoft\.Kubernetes)/(?P<type>managedClusters|'
-                         r'connectedClusters)/(?P<name>[^/]+)$', re.IGNORECASE)
+CLUSTER_ID = re.compile(r'^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/'
+                        r'(?P<rp>Microsoft\.ContainerService|Microsoft\.Kubernetes)/(?P<type>managedClusters|'
+                        r'connectedClusters)/(?P<name>[^/]+)$', re.IGNORECASE)
 
 
 _EXTENSION_ID = re.compile(r'^(?P<cluster>/subscriptions/[^/]+/resourceGroups/[^/]+/providers/'
@@ -66,13 +66,13 @@ _EXTENSION_ID = re.compile(r'^(?P<cluster>/subscriptions/[^/]+/resourceGroups/[^
                            r'(?P<ext>[^/]+)$', re.IGNORECASE)
 
 
-def _kql_string(value: str) -> str:
+def kql_string(value: str) -> str:
     return "'" + value.replace('\\', '\\\\').replace("'", "\\'") + "'"
 
 
 def queries(resource_group: Optional[str] = None):
     """(extensions query, clusters query), narrowed to one resource group when given."""
-    group = f' | where resourceGroup =~ {_kql_string(resource_group)}' if resource_group else ''
+    group = f' | where resourceGroup =~ {kql_string(resource_group)}' if resource_group else ''
     return EXTENSIONS_QUERY.replace('{group}', group), CLUSTERS_QUERY.replace('{group}', group)
 
 
@@ -89,12 +89,19 @@ def _quota_pause(headers):
     return min(hours * 3600 + minutes * 60 + seconds, 60.0)
 
 
-def graph_rows(client, query: str, subscriptions: List[str], *, page_size: int = PAGE_SIZE, stats=None) -> list:
-    """Every row of a Resource Graph query, following $skipToken; at most 300 subscriptions a query."""
+def graph_rows(client, query: str, subscriptions: List[str], *, page_size: int = PAGE_SIZE, stats=None,
+               management_groups: Optional[List[str]] = None) -> list:
+    """Every row of a Resource Graph query, following $skipToken; at most 300 subscriptions a query. With
+    ``management_groups`` the query's scope is those groups (and the groups below them) instead of subscriptions."""
     from azext_amlk8s._transport import arm_post
     rows = []
-    for start in range(0, len(subscriptions), MAX_SUBSCRIPTIONS_PER_QUERY):
-        chunk, token, pause = subscriptions[start:start + MAX_SUBSCRIPTIONS_PER_QUERY], None, 0.0
+    if management_groups:
+        scopes = [('managementGroups', list(management_groups))]
+    else:
+        scopes = [('subscriptions', subscriptions[start:start + MAX_SUBSCRIPTIONS_PER_QUERY])
+                  for start in range(0, len(subscriptions), MAX_SUBSCRIPTIONS_PER_QUERY)]
+    for scope, chunk in scopes:
+        token, pause = None, 0.0
         while True:
             if pause:
                 time.sleep(pause)
@@ -102,7 +109,7 @@ def graph_rows(client, query: str, subscriptions: List[str], *, page_size: int =
             if token:
                 options['$skipToken'] = token
             response = arm_post(client, GRAPH_PATH, RESOURCE_GRAPH_API,
-                                {'subscriptions': chunk, 'query': query, 'options': options})
+                                {scope: chunk, 'query': query, 'options': options})
             if stats is not None:
                 stats['queries'] = stats.get('queries', 0) + 1
             body = response.body or {}
@@ -153,7 +160,7 @@ def fleet_rows(extensions: list, clusters: list) -> List[dict]:
     rows = []
     for ext in extensions:
         cluster_id = cluster_of(str(ext.get('id') or ''))
-        found = _CLUSTER_ID.match(cluster_id)
+        found = CLUSTER_ID.match(cluster_id)
         cluster = by_id.get(cluster_id.lower())
         state = ext.get('provisioningState') or None
         error = _error_summary(ext) if str(state or '').lower() != 'succeeded' else None
@@ -196,19 +203,22 @@ def check_subscription_ids(subscriptions: List[str]):
 
 
 def fleet_list(client, subscriptions: List[str], resource_group: Optional[str] = None, stats=None, *,
-               say=None) -> List[dict]:
+               say=None, management_groups: Optional[List[str]] = None) -> List[dict]:
     """Every AzureML extension in ``subscriptions`` (two Resource Graph queries, run concurrently). With ``say``
     (subscriptions the user named) a third query finds the subscriptions Resource Graph can see: it leaves out the
     others without a word, so each one left out is said, and none seen at all is an error."""
     from concurrent.futures import ThreadPoolExecutor
     extensions_query, clusters_query = queries(resource_group)
     with ThreadPoolExecutor(max_workers=3) as pool:
-        extensions = pool.submit(graph_rows, client, extensions_query, subscriptions, stats=stats)
-        clusters = pool.submit(graph_rows, client, clusters_query, subscriptions, stats=stats)
-        seen = pool.submit(graph_rows, client, SUBSCRIPTIONS_QUERY, subscriptions, stats=stats) if say else None
-        rows = fleet_rows(_throttled(extensions.result), _throttled(clusters.result))
+        extensions = pool.submit(graph_rows, client, extensions_query, subscriptions, stats=stats,
+                                 management_groups=management_groups)
+        clusters = pool.submit(graph_rows, client, clusters_query, subscriptions, stats=stats,
+                               management_groups=management_groups)
+        seen = pool.submit(graph_rows, client, SUBSCRIPTIONS_QUERY, subscriptions, stats=stats) \
+            if say and not management_groups else None
+        rows = fleet_rows(throttled(extensions.result), throttled(clusters.result))
         if seen is not None:
-            _say_unseen(subscriptions, _throttled(seen.result), say)
+            _say_unseen(subscriptions, throttled(seen.result), say)
         return rows
 
 
@@ -226,7 +236,7 @@ def _say_unseen(subscriptions, seen_rows, say):
             'its extensions are not listed.')
 
 
-def _throttled(result):
+def throttled(result):
     """The query's rows; Resource Graph still throttling after the client's retries is a clear error."""
     from azure.core.exceptions import HttpResponseError
     try:
@@ -234,13 +244,18 @@ def _throttled(result):
     except HttpResponseError as ex:
         if ex.status_code != 429:
             raise
-        from azure.cli.core.azclierror import AzureResponseError
-        raise AzureResponseError(
-            'Azure Resource Graph kept refusing the queries (429 Too Many Requests) after retrying: the quota of the '
-            'signed-in account (about 15 queries in 5 seconds, shared with every other Resource Graph client it '
-            'runs) is spent.',
-            'Wait a few seconds and run the command again; narrow it (-g, fewer --subscriptions) or run fewer '
-            'Resource Graph clients at the same time.') from None
+        raise throttled_error() from None
+
+
+def throttled_error():
+    """The error for Resource Graph still throttling after the client's retries: clear, not a raw 429."""
+    from azure.cli.core.azclierror import AzureResponseError
+    return AzureResponseError(
+        'Azure Resource Graph kept refusing the queries (429 Too Many Requests) after retrying: the quota of the '
+        'signed-in account (about 15 queries in 5 seconds, shared with every other Resource Graph client it '
+        'runs) is spent.',
+        'Wait a few seconds and run the command again; narrow it (-g, fewer --subscriptions) or run fewer '
+        'Resource Graph clients at the same time.')
 
 
 # --- --ids ----------------------------------------------------------------------------------------------------------
@@ -257,7 +272,7 @@ def parse_ids(values) -> list:
             if not item:
                 continue
             count += 1
-            found = _CLUSTER_ID.match(item.rstrip('/'))
+            found = CLUSTER_ID.match(item.rstrip('/'))
             extension = _EXTENSION_ID.match(item.rstrip('/')) if not found else None
             if extension and not looks_secret(item):
                 # az's own --ids takes the ids of the resource the command group is about; here that is the cluster.
@@ -339,8 +354,9 @@ def _entry(ref, status, result, error):
     return {'clusterId': ref.resource_id, 'status': status, 'result': result, 'error': message}
 
 
-def failed_error(entries):
-    """The error the command exits with when any cluster failed (raised after the results are printed)."""
+def failed_error(entries, *, stopped=None, resume=None):
+    """The error the command exits with when any cluster failed (raised after the results are printed); a stopped
+    rollout (``stopped``: why) says so and gives the command that resumes it."""
     from azure.cli.core.azclierror import ValidationError
     failed = [e for e in entries if e['status'] == FAILED]
     if not failed:
@@ -349,6 +365,10 @@ def failed_error(entries):
     # A name that repeats (same-named clusters in other groups or subscriptions) is given as its whole id.
     names = ', '.join(e['clusterId'] if short.count(e['clusterId'].rsplit('/', 1)[-1].lower()) > 1 else
                       e['clusterId'].rsplit('/', 1)[-1] for e in failed[:10]) + (', ...' if len(failed) > 10 else '')
+    if stopped:
+        return ValidationError(f'{stopped} Failed: {names}.',
+                               'Each result above names its cluster, stage and diagnosis. Fix them, then resume the '
+                               f'rollout with the same command (clusters already as asked are skipped): {resume}')
     return ValidationError(f"{len(failed)} of {len(entries)} cluster{'' if len(entries) == 1 else 's'} failed: "
                            f'{names}.', 'Each result above names its cluster and error; run the same command again '
                                         'after fixing them: clusters that already succeeded are not changed again.')

@@ -7,8 +7,9 @@ Graph query language", the Azure Arc-enabled Kubernetes sample queries):
 
 - Request `{subscriptions, managementGroups, query, options: {$top (1..1000), $skip, $skipToken, resultFormat
   (objectArray (default) | table)}, facets}`; response `{totalRecords, count, data, facets, resultTruncated,
-  $skipToken}`. Without `subscriptions` or with `managementGroups` the query covers every subscription of the
-  tenant (the emulator has one root management group); subscriptions the world does not know give no rows.
+  $skipToken}`. With `managementGroups` the query covers the subscriptions of those groups and of the groups below
+  them (the world's `management_groups`; a world without any has one root group holding every subscription);
+  without either, every subscription of the tenant; subscriptions the world does not know give no rows.
 - Queries are evaluated by kql.py over the world's own resources. Tables (names case-insensitive):
   `resources` (tracked top-level resources: clusters, relay namespaces, workspaces, ...; child resources such as
   extensions, computes or trusted access bindings are not in it), `resourcecontainers` (subscriptions and
@@ -281,10 +282,25 @@ class GraphMixin:
         return self.__dict__["_graph_result_sets"]
 
     def _graph_scope(self, body):
-        """The lower-cased subscription ids the query covers."""
+        """The lower-cased subscription ids the query covers: the given subscriptions; or the subscriptions of the
+        given management groups and of every group below them (the world's `management_groups`; without any, one
+        root group holding every subscription); or, with neither, every subscription of the tenant."""
         known = {sid for sid in self.subscriptions}
-        wanted = body.get("subscriptions")
-        if body.get("managementGroups") or wanted is None:
+        wanted, groups = body.get("subscriptions"), body.get("managementGroups")
+        if groups:
+            tree = self.management_groups
+            if not tree:
+                return known
+            found, todo = set(), [str(g).lower() for g in groups]
+            while todo:
+                name = todo.pop()
+                for key, group in tree.items():
+                    if key.lower() == name:
+                        found.update(str(s).lower() for s in group.get("subscriptions") or [])
+                    if str(group.get("parent") or "").lower() == name:
+                        todo.append(key.lower())
+            return found & known
+        if wanted is None:
             return known
         return {str(s).lower() for s in wanted if str(s).lower() in known}
 

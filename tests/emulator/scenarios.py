@@ -972,6 +972,7 @@ def fleet(subscriptions=3, clusters=None, extensions=None, failed_every=7, arc_e
             body = arc_cluster(name, rg=f"rg-fleet-arc-{k}", sub=sub)
         else:
             body = aks_cluster(name, rg=f"rg-fleet-{k}", sub=sub)
+        body["tags"] = dict(body.get("tags") or {}, **fleet_tags(i))
         resources.append(body)
         cid, location = body["id"], body["location"]
         kind = "connectedClusters" if arc else "managedClusters"
@@ -992,8 +993,27 @@ def fleet(subscriptions=3, clusters=None, extensions=None, failed_every=7, arc_e
                           extension(cid, "dapr", "Microsoft.Dapr", "1.15.4", namespace="dapr-system")]
     world = _default(seed)
     world.update({"name": "fleet", "subscription": subs[0], "subscriptions": subs, "resources": resources,
-                  "relay_keys": {}})
+                  "relay_keys": {}, "management_groups": fleet_management_groups(subs)})
     return world
+
+
+def fleet_tags(index):
+    """The tags of fleet cluster `index`: env (prod for every 4th cluster from the first, staging for the next, dev
+    otherwise) and team (ml-platform for even indexes, research for odd ones)."""
+    env = ("prod", "staging", "dev", "dev")[index % 4]
+    return {"env": env, "team": "ml-platform" if index % 2 == 0 else "research"}
+
+
+def fleet_management_groups(subs):
+    """Management groups over the fleet's subscriptions: the tenant root group holds mg-ml (the first two
+    subscriptions, the first of them under its child mg-ml-prod) and mg-research (the rest)."""
+    ids = [s["id"] for s in subs]
+    return {
+        TENANT_ID: {"displayName": "Tenant Root Group", "parent": None, "subscriptions": []},
+        "mg-ml": {"displayName": "Machine learning", "parent": TENANT_ID, "subscriptions": ids[1:2]},
+        "mg-ml-prod": {"displayName": "Machine learning (production)", "parent": "mg-ml", "subscriptions": ids[:1]},
+        "mg-research": {"displayName": "Research", "parent": TENANT_ID, "subscriptions": ids[2:]},
+    }
 
 
 def _derived(changes):

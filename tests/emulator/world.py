@@ -186,6 +186,8 @@ class World(MachineLearningMixin, GraphMixin):
             self.subscriptions.setdefault(sub["id"].lower(), {
                 "id": sub["id"], "name": sub.get("name", "emulated"),
                 "tenant_id": sub.get("tenant_id") or scenarios.TENANT_ID, "state": sub.get("state", "Enabled")})
+        # Management groups (id -> {displayName, parent, subscriptions}): Resource Graph's managementGroups scope.
+        self.management_groups = dict(spec.get("management_groups") or {})
         first = next(iter(self.subscriptions.values()))
         self.subscription_id = first["id"]
         self.subscription_name = first["name"]

@@ -1,0 +1,185 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) amlk8s contributors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""Step 1 for many clusters: the target clusters, from ``--ids`` or chosen with Azure Resource Graph.
+
+- ``--where KQL``: a filter over the clusters' rows of table ``resources`` (tags, location, type, properties such
+  as ``properties.kubernetesVersion``), in the scope of ``--subscriptions`` (default: the current one) or
+  ``--management-groups`` (those groups and the groups below them); ``--cluster-types aks arc`` narrows the types
+  and ``-g`` the resource group. One query, 1,000 rows a page (``$skipToken``), the user quota honoured
+  (``fleet.graph_rows``). Resource Graph is the selector; ARM stays the actor.
+- ``list --missing``: the AKS and Arc clusters of the selection without an AzureML extension (the extensions come
+  from ``kubernetesconfigurationresources``, which cannot ``join``: the two row sets are joined here).
+- A query Resource Graph refuses (400, ``InvalidQuery``) is a usage error (exit code 2) with Resource Graph's own
+  words, its position mapped onto the ``--where`` text; nothing is sent to any cluster.
+
+Sources: Resource Graph REST spec (resourcegraph.json 2022-10-01, Resources), "Understand the Azure Resource Graph
+query language", "Working with large Azure resource data sets".
+"""
+
+import json
+from typing import List, Optional
+
+from azext_amlk8s._text import shell_quote
+
+SELECTORS = ('where', 'management_groups', 'subscriptions', 'cluster_types')
+CLUSTER_TYPES = {'aks': 'microsoft.containerservice/managedclusters', 'arc': 'microsoft.kubernetes/connectedclusters'}
+_TYPE_NAMES = {'aks': 'aks', 'managedclusters': 'aks', 'microsoft.containerservice/managedclusters': 'aks',
+               'arc': 'arc', 'connectedclusters': 'arc', 'microsoft.kubernetes/connectedclusters': 'arc'}
+_PROJECT = (" | project id, name, type, location, resourceGroup, subscriptionId, tags,"
+            " clusterState = tostring(properties.provisioningState),"
+            " connectivityStatus = tostring(properties.connectivityStatus),"
+            " powerState = tostring(properties.powerState.code) | order by id asc")
+
+
+def selecting(args) -> bool:
+    """Whether the clusters are to be chosen with Resource Graph (any of the selection arguments given)."""
+    return any(args.get(key) for key in SELECTORS)
+
+
+def cluster_types(values) -> List[str]:
+    """``--cluster-types`` as aks/arc (also managedClusters/connectedClusters), each once; a bad one is an error."""
+    from azure.cli.core.azclierror import InvalidArgumentValueError
+    found = []
+    for value in values or ():
+        for item in str(value).replace(',', ' ').split():
+            kind = _TYPE_NAMES.get(item.lower())
+            if kind is None:
+                raise InvalidArgumentValueError(f'--cluster-types: {item!r} is not a cluster type.',
+                                                'Give aks, arc or both: --cluster-types aks arc')
+            if kind not in found:
+                found.append(kind)
+    return found
+
+
+def clusters_query(types=None, resource_group=None, where=None):
+    """(the query, where the --where text starts in it): the AKS and Arc clusters of the selection."""
+    from azext_amlk8s.fleet import kql_string
+    wanted = ', '.join(kql_string(CLUSTER_TYPES[t]) for t in (types or ('aks', 'arc')))
+    query = f'resources | where type in~ ({wanted})'
+    if resource_group:
+        query += f' | where resourceGroup =~ {kql_string(resource_group)}'
+    start = None
+    if where:
+        query += ' | where '
+        start = len(query)
+        query += where
+    return query + _PROJECT, start
+
+
+def scope(cmd, args):
+    """(subscriptions, management groups) the selection covers: --management-groups, else --subscriptions, else
+    the current subscription."""
+    from azure.cli.core.commands.client_factory import get_subscription_id
+    from azext_amlk8s.fleet import check_subscription_ids
+    groups = [g for value in args.get('management_groups') or () for g in str(value).replace(',', ' ').split()]
+    subs = [s for value in args.get('subscriptions') or () for s in str(value).replace(',', ' ').split()]
+    if groups and subs:
+        from azure.cli.core.azclierror import MutuallyExclusiveArgumentError
+        raise MutuallyExclusiveArgumentError('--management-groups and --subscriptions both give the scope of the '
+                                             'selection.', 'Give one of them.')
+    if groups:
+        return [], list(dict.fromkeys(groups))
+    subs = list(dict.fromkeys(subs or [get_subscription_id(cmd.cli_ctx)]))
+    check_subscription_ids(subs)
+    return subs, None
+
+
+def cluster_rows(cmd, client, args, stats=None) -> list:
+    """The Resource Graph rows of the selected clusters (one query, paged)."""
+    from azure.core.exceptions import HttpResponseError
+    from azext_amlk8s import fleet
+    subscriptions, groups = scope(cmd, args)
+    where = str(args.get('where') or '').strip() or None
+    query, start = clusters_query(cluster_types(args.get('cluster_types')), args.get('resource_group_name'), where)
+    try:
+        return fleet.graph_rows(client, query, subscriptions, management_groups=groups, stats=stats)
+    except HttpResponseError as ex:
+        if ex.status_code == 400:
+            usage_error(query_error(ex, start, where))
+        if ex.status_code == 429:
+            raise fleet.throttled_error() from None
+        raise
+
+
+def select(cmd, client, args, say) -> list:
+    """The ClusterRefs the selection finds, in id order; says how many and in what scope."""
+    from azext_amlk8s.cluster import ClusterRef
+    from azext_amlk8s.fleet import CLUSTER_ID
+    rows = cluster_rows(cmd, client, args)
+    refs = []
+    for row in rows:
+        found = CLUSTER_ID.match(str(row.get('id') or ''))
+        if found:
+            refs.append(ClusterRef(found.group('sub'), found.group('rg'), found.group('name'), found.group('type')))
+    say(f"Resource Graph selected {len(refs)} cluster{'' if len(refs) == 1 else 's'} ({describe(cmd, args)}).")
+    if not refs:
+        from azure.cli.core.azclierror import ResourceNotFoundError
+        raise ResourceNotFoundError(
+            f'No cluster matches the selection ({describe(cmd, args)}): nothing was sent.',
+            'See what Resource Graph has: az graph query -q "resources | where type in~ '
+            "('microsoft.containerservice/managedclusters', 'microsoft.kubernetes/connectedclusters') | project "
+            'name, resourceGroup, location, tags"')
+    return refs
+
+
+def describe(cmd, args) -> str:
+    """The selection in words, as the user gave it."""
+    subscriptions, groups = scope(cmd, args)
+    parts = [f"management group{'s' if len(groups) > 1 else ''} {', '.join(groups)}" if groups else
+             f"subscription{'s' if len(subscriptions) > 1 else ''} {', '.join(subscriptions)}"]
+    if args.get('cluster_types'):
+        parts.append('types ' + ', '.join(cluster_types(args.get('cluster_types'))))
+    if args.get('resource_group_name'):
+        parts.append(f"resource group {args['resource_group_name']}")
+    if args.get('where'):
+        parts.append(f"--where {shell_quote(str(args['where']))}")
+    return '; '.join(parts)
+
+
+def query_error(ex, start: Optional[int], where: Optional[str]) -> str:
+    """Resource Graph's own words for a refused query (its details), the position mapped onto --where."""
+    try:
+        body = json.loads(ex.response.text())
+    except (AttributeError, TypeError, ValueError):
+        body = {}
+    error = body.get('error') if isinstance(body, dict) and isinstance(body.get('error'), dict) else {}
+    details = [d for d in error.get('details') or [] if isinstance(d, dict)]
+    words = []
+    for detail in details:
+        text = ' '.join(str(detail.get('message') or detail.get('code') or '').split())
+        position = detail.get('characterPositionInLine')
+        if isinstance(position, int) and start is not None and where and start <= position <= start + len(where):
+            text += f" at character {position - start + 1} of --where (near {str(detail.get('token') or '')!r})"
+        if text:
+            words.append(f"{detail.get('code')}: {text}" if detail.get('code') and detail.get('code') != text
+                         else text)
+    said = '; '.join(words) or ' '.join(str(error.get('message') or ex.message or '').split())
+    return f'argument --where: Azure Resource Graph refused the selection query: {said}'
+
+
+def usage_error(message):
+    """Exit with code 2, as argparse does for a bad argument, after az's usual error line."""
+    from azure.cli.core.azclierror import ArgumentUsageError
+    error = ArgumentUsageError(message, "Test the filter on its own: az graph query -q \"resources | where "
+                                        "<your filter> | project id\"")
+    error.print_error()
+    error.send_telemetry()
+    raise SystemExit(2)
+
+
+def missing(cmd, client, args) -> List[dict]:
+    """``list --missing``: the selected AKS and Arc clusters that have no AzureML extension."""
+    from concurrent.futures import ThreadPoolExecutor
+    from azext_amlk8s import fleet
+    subscriptions, groups = scope(cmd, args)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        clusters = pool.submit(cluster_rows, cmd, client, args)
+        extensions = pool.submit(fleet.graph_rows, client, fleet.queries(args.get('resource_group_name'))[0],
+                                 subscriptions, management_groups=groups)
+        have = {fleet.cluster_of(str(e.get('id') or '')).lower() for e in fleet.throttled(extensions.result)}
+        rows = clusters.result()
+    return [{'clusterId': row.get('id'), 'clusterType': 'connectedClusters' if 'connectedclusters' in
+             str(row.get('type') or '').lower() else 'managedClusters', 'location': row.get('location'),
+             'resourceGroup': row.get('resourceGroup'), 'tags': row.get('tags') or {}}
+            for row in rows if str(row.get('id') or '').lower() not in have]
