@@ -193,9 +193,9 @@ NOT_FORWARDED = ('cmd', 'client', 'ids', 'max_parallel', 'settings_args', 'live_
                  'stages', 'max_failures', 'stage_wait')
 
 
-def targets(cmd, raw, say) -> list:
-    """The clusters: --ids, or the Resource Graph selection (which -g narrows); -c/-t name one cluster and cannot
-    be given with either."""
+def targets(cmd, raw, say):
+    """(the clusters, the values of an --ids table by cluster id): --ids, or the Resource Graph selection (which -g
+    narrows); -c/-t name one cluster and cannot be given with either."""
     from azure.cli.core.azclierror import MutuallyExclusiveArgumentError
     from azext_amlk8s import fleet, selection
     chosen = selection.selecting(raw)
@@ -211,9 +211,45 @@ def targets(cmd, raw, say) -> list:
                                              '--management-groups, --cluster-types) both name the clusters.',
                                              'Give one of them.')
     if not chosen:
-        return fleet.parse_ids(raw['ids'])
+        table = selection.id_table(raw['ids'])
+        return table if table is not None else (fleet.parse_ids(raw['ids']), {})
     from azext_amlk8s._client_factory import cf_extensions_client
-    return selection.select(cmd, cf_extensions_client(cmd.cli_ctx), raw, say)
+    return selection.select(cmd, cf_extensions_client(cmd.cli_ctx), raw, say), {}
+
+
+def per_cluster(cmd, handler, refs, values, args) -> dict:
+    """{cluster id (lower case): its arguments} for the rows of an --ids table, every row checked as the command
+    line is (settings rules, TLS files) before anything is sent; all refused rows are named at once."""
+    from azure.cli.core.azclierror import AzCLIError, InvalidArgumentValueError
+    from azext_amlk8s import plan as planner, request, selection
+    name = getattr(handler, '__name__', '')
+    if any(v['columns'] for v in values.values()) and name not in ('deploy', 'check', 'update'):
+        raise InvalidArgumentValueError(f'--ids: the table has setting columns, which {name} does not take.',
+                                        'Give only the id column, or use the table with deploy, check or update.')
+    found, problems = {}, []
+    for ref in refs:
+        row = values.get(ref.resource_id.lower())
+        if row is None or not row['columns']:
+            continue
+        try:
+            merged = selection.merged_arguments(args, row['columns'], row['row'])
+            raw = dict(merged, resource_group_name=ref.resource_group, cluster_name=ref.cluster_name,
+                       cluster_type=ref.cluster_type)
+            if name == 'update':
+                request.update(cmd, raw)
+            else:
+                planner.resolve_settings(request.deploy(cmd, raw))
+        except AzCLIError as ex:
+            said = ' '.join(str(getattr(ex, 'error_msg', None) or ex).split())
+            problems.append(f"row {row['row']} ({ref.cluster_name}): {said}")
+            continue
+        found[ref.resource_id.lower()] = merged
+    if problems:
+        raise InvalidArgumentValueError(
+            f"--ids: {len(problems)} row{'' if len(problems) == 1 else 's'} of the table "
+            f"{'is' if len(problems) == 1 else 'are'} refused, so nothing was sent: " + '; '.join(problems),
+            'Fix those rows (or leave them out) and run the command again.')
+    return found
 
 
 def forwarded(handler, raw) -> dict:
@@ -230,14 +266,16 @@ def each(cmd, handler, raw, *, confirm, gate, say):
     once before anything is sent; ``gate(client, ref, name)`` verifies a cluster after its stage."""
     from azext_amlk8s import fleet, waiting
     from azext_amlk8s.request import plain
-    refs = targets(cmd, raw, say)
+    refs, values = targets(cmd, raw, say)
     args = forwarded(handler, raw)
+    rows = per_cluster(cmd, handler, refs, values, args)
     parallel = plain(raw.get('max_parallel'))
     if confirm:
         confirm(refs, args, parallel or fleet.DEFAULT_PARALLEL)
 
     def job(client, ref):
-        return handler(cmd, client, ref.resource_group, ref.cluster_name, ref.cluster_type, **args)
+        return handler(cmd, client, ref.resource_group, ref.cluster_name, ref.cluster_type,
+                       **rows.get(ref.resource_id.lower(), args))
     if plain(raw.get('stages')):
         entries, stopped = run(cmd, refs, job, gate=gate, stages=plain(raw.get('stages')),
                                max_failures=plain(raw.get('max_failures')), stage_wait=plain(raw.get('stage_wait')),

@@ -183,3 +183,116 @@ def missing(cmd, client, args) -> List[dict]:
              str(row.get('type') or '').lower() else 'managedClusters', 'location': row.get('location'),
              'resourceGroup': row.get('resourceGroup'), 'tags': row.get('tags') or {}}
             for row in rows if str(row.get('id') or '').lower() not in have]
+
+
+# --- per-cluster values: --ids @clusters.csv (or JSON lines) ---------------------------------------------------------
+
+_ID_COLUMNS = ('id', 'clusterid', 'cluster_id', 'resourceid', 'cluster')
+_SELECTOR_COLUMNS = ('nodeselector', 'node-selector', '--node-selector', 'node_selector')
+
+
+def id_table(values):
+    """(refs, {cluster id: {column: value}}) when --ids was given a table (CSV with a header naming an id column,
+    or JSON lines with an "id" key), else None (plain ids). Rows are numbered from 1 as the file has them."""
+    if not values or len(values) != 1:
+        return None
+    text = str(values[0])
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return None
+    if lines[0].lstrip().startswith('{'):
+        rows = []
+        for number, line in enumerate(lines, 1):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                row = None
+            if not isinstance(row, dict):
+                _table_error(f'line {number} is not a JSON object')
+            rows.append((number, {str(k): '' if v is None else str(v) for k, v in row.items()}))
+        return _table_rows(rows)
+    import csv
+    header = next(csv.reader([lines[0]]))
+    if not any(cell.strip().lower() in _ID_COLUMNS for cell in header) or len(header) < 2:
+        return None
+    reader = csv.DictReader(lines)
+    return _table_rows([(number, {str(k).strip(): str(v or '').strip() for k, v in row.items() if k is not None})
+                        for number, row in enumerate(reader, 2)])
+
+
+def _table_error(why):
+    from azure.cli.core.azclierror import InvalidArgumentValueError
+    raise InvalidArgumentValueError(f'--ids: the table given to --ids cannot be read: {why}.',
+                                    'Give a CSV file whose header names an id column and the settings that differ '
+                                    '(id,sslCname,nodeSelector), or JSON lines ({"id": "...", "sslCname": "..."}).')
+
+
+def _table_rows(rows):
+    from azext_amlk8s.fleet import parse_ids
+    refs, values = [], {}
+    for number, row in rows:
+        id_key = next((k for k in row if k.strip().lower() in _ID_COLUMNS), None)
+        if id_key is None or not row[id_key]:
+            _table_error(f'row {number} has no cluster id')
+        [ref] = parse_ids([row[id_key]])
+        if ref.resource_id.lower() in values:
+            _table_error(f'row {number} names cluster {ref.cluster_name} again')
+        refs.append(ref)
+        values[ref.resource_id.lower()] = {'row': number, 'columns': {k: v for k, v in row.items()
+                                                                      if k != id_key and v != ''}}
+    return refs, values
+
+
+def row_arguments(columns, number):
+    """The command's arguments for one row's columns: a documented setting by its key (sslCname) or its flag
+    (--ssl-cname, ssl-cname) -> --config KEY=VALUE; nodeSelector -> --node-selector LABEL=VALUE ...; a setting
+    that must be protected has no place in a file of ids."""
+    from azure.cli.core.azclierror import InvalidArgumentValueError
+    from azext_amlk8s._catalogue import CATALOGUE
+    by_flag = {}
+    for key in CATALOGUE.values():
+        for flag in ((key.flag,) if key.flag else ()) + tuple(key.aliases):
+            by_flag[flag.lstrip('-').lower()] = key
+    config, selector = {}, {}
+    for column, value in columns.items():
+        name = column.strip()
+        if name.lower() in _SELECTOR_COLUMNS:
+            for pair in value.replace(';', ' ').split():
+                label, _, wanted = pair.partition('=')
+                if not label or not _:
+                    raise InvalidArgumentValueError(f'--ids: row {number}, column {name}: a value is not '
+                                                    'LABEL=VALUE.', 'For example agentpool=mlpool;gpu=true')
+                selector[label] = wanted
+            continue
+        key = CATALOGUE.get(name) or by_flag.get(name.lstrip('-').lower())
+        if key is None and not name.startswith('nodeSelector.'):
+            raise InvalidArgumentValueError(
+                f'--ids: row {number} has column {name!r}, which is neither a cluster id nor a documented setting.',
+                'Name columns after the settings (sslCname, inferenceRouterServiceType, nodeSelector) or their '
+                'flags (--ssl-cname, --ssl-secret).')
+        if key is not None and key.protected is True:
+            raise InvalidArgumentValueError(
+                f'--ids: column {name!r} is a protected setting: secrets do not belong in the table of ids.',
+                'Give it once for all clusters with --config-protected-file, or deploy that cluster on its own.')
+        config[key.name if key is not None else name] = value
+    found = {}
+    if config:
+        found['configuration_settings'] = config
+    if selector:
+        found['node_selector'] = selector
+    return found
+
+
+def merged_arguments(args, row, number):
+    """The command line's arguments with one row's values; a setting both give is an error, not a silent choice."""
+    from azure.cli.core.azclierror import InvalidArgumentValueError
+    merged = dict(args)
+    for dest, values in row_arguments(row, number).items():
+        given = dict(args.get(dest) or {})
+        both = sorted(k for k in values if k in given and given[k] != values[k])
+        if both or (dest == 'node_selector' and given):
+            raise InvalidArgumentValueError(
+                f"--ids: row {number} sets {', '.join(both) or 'the node selector'}, which the command line sets "
+                'too.', 'Give each setting either on the command line (the same for every cluster) or in the table.')
+        merged[dest] = dict(given, **values)
+    return merged

@@ -195,3 +195,55 @@ def test_a_staged_rollout_rides_out_throttled_resource_graph_and_arm(az, fleet):
     throttled = [r for r in result.requests if r.status == 429]
     assert throttled, "the emulator did not throttle: the test proves nothing"
     assert "Traceback" not in result.stderr
+
+
+def _table(folder, rows):
+    path = folder / "clusters.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return f"@{path}"
+
+
+def _put_settings(result):
+    return {w.path.split("/providers/Microsoft.KubernetesConfiguration")[0].lower():
+            w.body["properties"]["configurationSettings"] for w in result.writes
+            if w.method == "PUT" and "/extensions/" in w.path.lower()}
+
+
+def test_per_cluster_values_from_a_csv_table_with_one_bad_row_are_refused_before_any_write(az, fleet, tmp_path):
+    aks = [c for c in bare_clusters(fleet) if "managedclusters" in c.lower()][:2]
+    bad = _table(tmp_path, ["id,nodeSelector,installNvidiaDevicePlugin",
+                            f"{aks[0]},agentpool=mlpool,false", f"{aks[1]},agentpool=gpupool,maybe"])
+    refused = az(["amlk8s", "deploy", "--ids", bad, "--enable-training", "true"])
+    assert refused.exit_code == 1 and refused.writes == [], refused.describe()
+    said = " ".join(refused.stderr.split())
+    assert f"row 3 ({aks[1].rsplit('/', 1)[-1]})" in said and "installNvidiaDevicePlugin" in said
+    assert "row 2" not in said and "nothing was sent" in said
+
+    good = _table(tmp_path, ["id,nodeSelector,installNvidiaDevicePlugin",
+                             f"{aks[0]},agentpool=mlpool,false", f"{aks[1]},agentpool=gpupool;gpu=true,true"])
+    result = az(["amlk8s", "deploy", "--ids", good, "--enable-training", "true"], expect=0)
+    settings = _put_settings(result)
+    assert settings[aks[0].lower()]["nodeSelector.agentpool"] == "mlpool"
+    assert settings[aks[1].lower()]["nodeSelector.agentpool"] == "gpupool"
+    assert settings[aks[1].lower()]["nodeSelector.gpu"] == "true"
+    assert settings[aks[1].lower()]["installNvidiaDevicePlugin"].lower() == "true"
+    assert settings[aks[0].lower()]["installNvidiaDevicePlugin"].lower() == "false"
+
+
+def test_per_cluster_values_as_json_lines_and_a_setting_given_twice(az, fleet, tmp_path):
+    import json
+    aks = [c for c in bare_clusters(fleet) if "managedclusters" in c.lower()][:2]
+    path = tmp_path / "clusters.jsonl"
+    path.write_text("\n".join(json.dumps({"id": c, "--node-selector": f"pool={n}"}) for n, c in enumerate(aks)),
+                    encoding="utf-8")
+    twice = az(["amlk8s", "deploy", "--ids", f"@{path}", "--enable-training", "true", "--node-selector", "a=b"])
+    assert twice.exit_code == 1 and twice.writes == [] and "which the command line sets too" in twice.stderr
+    result = az(["amlk8s", "deploy", "--ids", f"@{path}", "--enable-training", "true", "--stages", "1,100%"],
+                expect=0)
+    settings = _put_settings(result)
+    assert [settings[c.lower()]["nodeSelector.pool"] for c in aks] == ["0", "1"]
+    secret = tmp_path / "secret.csv"
+    secret.write_text(f"id,relayserver.relayConnectionString\n{aks[0]},Endpoint=sb://x/;SharedAccessKey=c2VjcmV0\n",
+                      encoding="utf-8")
+    refused = az(["amlk8s", "deploy", "--ids", f"@{secret}", "--enable-training", "true"])
+    assert refused.exit_code != 0 and refused.writes == [] and "c2VjcmV0" not in refused.stderr
