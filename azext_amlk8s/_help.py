@@ -246,6 +246,9 @@ examples:
   - name: Attach an Arc cluster with a namespace and a user-assigned identity, without waiting.
     text: >
         az amlk8s attach -g myrg -c myarc -t connectedClusters --workspace /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.MachineLearningServices/workspaces/myws --compute-name arc-compute --namespace ml --identity-type UserAssigned --user-assigned-identity /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/myidentity --no-wait
+  - name: Attach every cluster in the list to one workspace, each as a compute named after its cluster.
+    text: >
+        az amlk8s attach --ids @clusters.txt --workspace /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.MachineLearningServices/workspaces/myws --compute-name "k8s-{cluster}" -o table
 """
 
 helps['amlk8s detach'] = """

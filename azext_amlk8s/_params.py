@@ -17,7 +17,8 @@ SETTINGS = 'Configuration'
 VERSION = 'Version'
 COMPAT = 'Compatibility with az k8s-extension'
 MANY = 'Many clusters'
-FLEET_COMMANDS = ('amlk8s check', 'amlk8s verify', 'amlk8s show', 'amlk8s deploy', 'amlk8s update', 'amlk8s delete')
+FLEET_COMMANDS = ('amlk8s check', 'amlk8s verify', 'amlk8s show', 'amlk8s deploy', 'amlk8s update', 'amlk8s delete',
+                  'amlk8s attach')
 WORKSPACE = 'Workspace'
 CLUSTER_API = 'Cluster API'
 WORKSPACE_HELP = ('The resource id of an Azure Machine Learning workspace: `/subscriptions/<subscription-id>/'

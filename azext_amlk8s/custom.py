@@ -446,11 +446,14 @@ def delete(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
 
 # --- workspace hand-off -------------------------------------------------------------------------------------------
 
-def attach(cmd, client, resource_group_name, cluster_name, cluster_type, *, workspace, compute_name,
+def attach(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, workspace, compute_name,
            extension_name='azureml', namespace='default', identity_type='SystemAssigned', user_assigned_identity=None,
-           no_wait=False, kube_config=None, kube_context=None, arm_only=False):
+           no_wait=False, kube_config=None, kube_context=None, arm_only=False, ids=None, where=None,
+           management_groups=None, subscriptions=None, cluster_types=None, max_parallel=None):
     from azext_amlk8s import waiting, workspace as ws_rules
     from azext_amlk8s._transport import arm_send
+    if _many(locals()):
+        return _each(cmd, attach, locals())
     req = requests.attach(cmd, locals())
     ws, name = req.workspace, req.compute_name
     body, existing, workspace_body = ws_rules.planned_attach(client, req)

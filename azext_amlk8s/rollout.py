@@ -217,6 +217,43 @@ def targets(cmd, raw, say):
     return selection.select(cmd, cf_extensions_client(cmd.cli_ctx), raw, say), {}
 
 
+_PLACEHOLDERS = ('{cluster}', '{resource_group}', '{subscription}')
+
+
+def compute_names(cmd, refs, args) -> dict:
+    """attach for many clusters: each cluster's arguments with its compute name from the --compute-name pattern
+    ({cluster}, {resource_group}, {subscription}); every name checked, and no two alike, before anything is sent."""
+    from azure.cli.core.azclierror import InvalidArgumentValueError
+    from azext_amlk8s import request
+    pattern = str(args.get('compute_name') or '')
+    if len(refs) > 1 and not any(p in pattern for p in _PLACEHOLDERS):
+        raise InvalidArgumentValueError(
+            f'--compute-name: one name for {len(refs)} clusters would attach them all as the same compute.',
+            'Give a pattern, for example --compute-name "{cluster}" or "k8s-{cluster}" ({resource_group} and '
+            '{subscription} work too).')
+    found, seen, problems = {}, {}, []
+    for ref in refs:
+        name = pattern.replace('{cluster}', ref.cluster_name).replace('{resource_group}', ref.resource_group) \
+            .replace('{subscription}', ref.subscription_id)
+        merged = dict(args, compute_name=name)
+        try:
+            request.attach(cmd, dict(merged, resource_group_name=ref.resource_group, cluster_name=ref.cluster_name,
+                                     cluster_type=ref.cluster_type))
+        except InvalidArgumentValueError as ex:
+            problems.append(f'{ref.cluster_name}: ' + ' '.join(str(getattr(ex, 'error_msg', None) or ex).split()))
+            continue
+        if name.lower() in seen:
+            problems.append(f'{ref.cluster_name}: compute name {name} is also that of {seen[name.lower()]}')
+            continue
+        seen[name.lower()] = ref.cluster_name
+        found[ref.resource_id.lower()] = merged
+    if problems:
+        raise InvalidArgumentValueError('--compute-name: ' + '; '.join(problems) + '. Nothing was sent.',
+                                        'Use a pattern that gives each cluster its own valid name (3-24 letters, '
+                                        'digits and hyphens), for example --compute-name "{cluster}".')
+    return found
+
+
 def per_cluster(cmd, handler, refs, values, args) -> dict:
     """{cluster id (lower case): its arguments} for the rows of an --ids table, every row checked as the command
     line is (settings rules, TLS files) before anything is sent; all refused rows are named at once."""
@@ -227,6 +264,8 @@ def per_cluster(cmd, handler, refs, values, args) -> dict:
         raise InvalidArgumentValueError(f'--ids: the table has setting columns, which {name} does not take.',
                                         'Give only the id column, or use the table with deploy, check or update.')
     found, problems = {}, []
+    if name == 'attach':
+        return compute_names(cmd, refs, args)
     for ref in refs:
         row = values.get(ref.resource_id.lower())
         if row is None or not row['columns']:

@@ -273,3 +273,19 @@ def test_help_and_required_arguments(az):
     missing = refused(az("amlk8s attach -g rg-ml -c aks-with-ext -t aks --compute-name k8s-new"), 2)
     assert "--workspace" in missing.stderr
     refused(az(f"amlk8s detach --workspace {WS1}"), 2)
+
+
+def test_attach_ids_attaches_each_cluster_under_its_own_compute_name(az):
+    ids = [cluster_id("aks-with-ext"), cluster_id("aks-many-ext")]
+    same = az(["amlk8s", "attach", "--ids", *ids, "--workspace", WS1, "--compute-name", "k8s-new"])
+    assert same.exit_code == 1 and same.writes == [] and "would attach them all as the same compute" in same.stderr
+    bad = az(["amlk8s", "attach", "--ids", *ids, "--workspace", WS1, "--compute-name", "a-very-long-prefix-{cluster}"])
+    assert bad.exit_code == 1 and bad.writes == [] and "aks-with-ext:" in bad.stderr and "aks-many-ext:" in bad.stderr
+    result = az(["amlk8s", "attach", "--ids", *ids, "--workspace", WS1, "--compute-name", "k8s-{cluster}",
+                 "--namespace", "azureml"], expect=0)
+    puts = sorted(w.path.rsplit("/", 1)[-1] for w in result.writes if w.method == "PUT")
+    assert puts == ["k8s-aks-many-ext", "k8s-aks-with-ext"]
+    assert [(e["clusterId"], e["status"]) for e in result.json] == [(i, "succeeded") for i in ids]
+    again = az(["amlk8s", "attach", "--ids", *ids, "--workspace", WS1, "--compute-name", "k8s-{cluster}",
+                "--namespace", "azureml", "-o", "table"], expect=0)
+    assert again.writes == [] and "aks-many-ext" in again.stdout
