@@ -145,8 +145,10 @@ def extension_list_table(result):
         return [OrderedDict(list(_cluster_cells(r.get('clusterId'), many).items()) + [
             ('Type', 'AKS' if r.get('clusterType') == 'managedClusters' else 'Arc'),
             ('Name', _cell(r.get('name'))), ('State', _cell(r.get('provisioningState'))),
-            ('Version', _cell(r.get('version'))), ('Train', _cell(r.get('releaseTrain'))),
-            ('Error', _cell(r.get('error'))[:60])]) for r in ordered]
+            ('Version', _cell(r.get('version'))), ('Train', _cell(r.get('releaseTrain')))] + (
+                [('Drift', '; '.join(f"{d.get('field')} {_cell(d.get('value')) or 'unset'} ({d.get('basis')} "
+                                     f"{_cell(d.get('expected')) or 'unset'})" for d in r.get('drift') or []))]
+                if 'drift' in r else []) + [('Error', _cell(r.get('error'))[:60])]) for r in ordered]
     if result and isinstance(result[0], dict) and 'clusterId' in result[0] and 'name' not in result[0]:
         # list --missing: the clusters without an AzureML extension.
         many = _many_subscriptions(r.get('clusterId') for r in result)

@@ -152,7 +152,8 @@ long-summary: >
     healthy (failed, or its cluster offline, stopped or gone), a one-line error; -g narrows to a resource group.
     The table shows unhealthy extensions first; --query works on the JSON, and "[].clusterId" feeds --ids.
     --where (a Resource Graph filter over the clusters, such as tags.env == 'prod'), --management-groups and
-    --cluster-types narrow the clusters; --missing lists the clusters that have no AzureML extension.
+    --cluster-types narrow the clusters; --missing lists the clusters that have no AzureML extension, and --drift
+    the extensions that differ from the majority (or from given values).
 examples:
   - name: List the AzureML extensions of an AKS cluster.
     text: az amlk8s list -g myrg -c myaks -t managedClusters -o table
@@ -164,6 +165,8 @@ examples:
     text: az amlk8s list --missing --management-groups mg-ml -o table
   - name: The AzureML extensions of the clusters tagged env=prod.
     text: az amlk8s list --where "tags.env == 'prod'" -o table
+  - name: The extensions whose version, release train or auto-upgrade differs from the rest of the fleet, or whose enableInference differs from True.
+    text: az amlk8s list --drift enableInference=True -o table
 """
 
 helps['amlk8s update'] = """

@@ -266,6 +266,10 @@ def _many_clusters_arguments(loader):
                        help='With --stages, seconds to wait between stages. Default: 0.')
 
     with loader.argument_context('amlk8s list') as c:
+        c.argument('drift', nargs='*', arg_group=MANY,
+                   help='List the AzureML extensions that differ from the rest: without values, in version, release '
+                        'train or auto-upgrade from the majority; FIELD (a setting such as enableInference) compares '
+                        'it with the majority too, FIELD=VALUE (version=1.1.88) with that value.')
         c.argument('missing', action='store_true', arg_group=MANY,
                    help='List the AKS and Azure Arc clusters (of the subscriptions, management groups, --where and '
                         '-g) that have no AzureML extension.')

@@ -256,7 +256,8 @@ def wait(cmd, client, resource_group_name, cluster_name, cluster_type, *, extens
 
 
 def list_extensions(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *,
-                    subscriptions=None, where=None, management_groups=None, cluster_types=None, missing=False):
+                    subscriptions=None, where=None, management_groups=None, cluster_types=None, missing=False,
+                    drift=None):
     from azext_amlk8s._constants import EXTENSIONS_API
     from azext_amlk8s._transport import arm_list
     from azext_amlk8s.cluster import extensions_path, get_cluster, is_azureml
@@ -587,8 +588,16 @@ def _fleet_list(cmd, client, args):
         return selection.missing(cmd, client, args)
     subscriptions, groups = selection.scope(cmd, args)
     rows = fleet.fleet_list(client, subscriptions, args.get('resource_group_name'), management_groups=groups,
-                            say=logger.warning if args.get('subscriptions') else None)
+                            say=logger.warning if args.get('subscriptions') else None,
+                            settings=args.get('drift') is not None)
     if args.get('where') or args.get('cluster_types'):
         chosen = {str(r.get('id') or '').lower() for r in selection.cluster_rows(cmd, client, args)}
         rows = [r for r in rows if str(r.get('clusterId') or '').lower() in chosen]
-    return rows
+    if args.get('drift') is None:
+        return rows
+    from azext_amlk8s import drift
+    drifting, notes = drift.find(rows, drift.parse(args.get('drift')))
+    for note in notes:
+        logger.warning(note)
+    logger.warning('%d of %d AzureML extensions drift.', len(drifting), len(rows))
+    return drifting

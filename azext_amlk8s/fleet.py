@@ -70,10 +70,16 @@ def kql_string(value: str) -> str:
     return "'" + value.replace('\\', '\\\\').replace("'", "\\'") + "'"
 
 
-def queries(resource_group: Optional[str] = None):
-    """(extensions query, clusters query), narrowed to one resource group when given."""
+def queries(resource_group: Optional[str] = None, settings: bool = False):
+    """(extensions query, clusters query), narrowed to one resource group when given; ``settings`` adds the
+    extensions' public configuration settings (list --drift compares them)."""
     group = f' | where resourceGroup =~ {kql_string(resource_group)}' if resource_group else ''
-    return EXTENSIONS_QUERY.replace('{group}', group), CLUSTERS_QUERY.replace('{group}', group)
+    extensions = EXTENSIONS_QUERY.replace('{group}', group)
+    if settings:
+        extensions = extensions.replace(
+            ' | order by id asc', ', settings = coalesce(properties.ConfigurationSettings, '
+                                  'properties.configurationSettings) | order by id asc')
+    return extensions, CLUSTERS_QUERY.replace('{group}', group)
 
 
 def _quota_pause(headers):
@@ -182,6 +188,8 @@ def fleet_rows(extensions: list, clusters: list) -> List[dict]:
             'healthy': healthy,
             'error': error,
         })
+        if isinstance(ext.get('settings'), dict):
+            rows[-1]['configurationSettings'] = ext['settings']
     return rows
 
 
@@ -203,12 +211,12 @@ def check_subscription_ids(subscriptions: List[str]):
 
 
 def fleet_list(client, subscriptions: List[str], resource_group: Optional[str] = None, stats=None, *,
-               say=None, management_groups: Optional[List[str]] = None) -> List[dict]:
+               say=None, management_groups: Optional[List[str]] = None, settings: bool = False) -> List[dict]:
     """Every AzureML extension in ``subscriptions`` (two Resource Graph queries, run concurrently). With ``say``
     (subscriptions the user named) a third query finds the subscriptions Resource Graph can see: it leaves out the
     others without a word, so each one left out is said, and none seen at all is an error."""
     from concurrent.futures import ThreadPoolExecutor
-    extensions_query, clusters_query = queries(resource_group)
+    extensions_query, clusters_query = queries(resource_group, settings)
     with ThreadPoolExecutor(max_workers=3) as pool:
         extensions = pool.submit(graph_rows, client, extensions_query, subscriptions, stats=stats,
                                  management_groups=management_groups)

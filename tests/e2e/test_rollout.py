@@ -247,3 +247,27 @@ def test_per_cluster_values_as_json_lines_and_a_setting_given_twice(az, fleet, t
                       encoding="utf-8")
     refused = az(["amlk8s", "deploy", "--ids", f"@{secret}", "--enable-training", "true"])
     assert refused.exit_code != 0 and refused.writes == [] and "c2VjcmV0" not in refused.stderr
+
+
+def test_list_drift_names_the_extensions_that_differ_from_the_majority_or_a_given_value(az, fleet):
+    ids = azureml_ids(fleet, fleet.subscription_id)
+    healthy = [i for i in ids if (fleet.extension(i.rsplit("/", 1)[-1]) or {}).get("name") == "azureml"][:2]
+    odd = fleet.extension(healthy[0].rsplit("/", 1)[-1])
+    odd["properties"]["currentVersion"] = "1.1.80"
+    fleet.put_resource(odd["id"], odd)
+    other = fleet.extension(healthy[1].rsplit("/", 1)[-1])
+    other["properties"]["configurationSettings"]["enableInference"] = "True"
+    fleet.put_resource(other["id"], other)
+    result = az("amlk8s list --drift -o json", expect=0)
+    found = {r["clusterId"]: r for r in result.json}
+    assert [d["field"] for d in found[healthy[0]]["drift"]] == ["version"] and healthy[1] not in found
+    assert found[healthy[0]]["drift"][0]["value"] == "1.1.80" and found[healthy[0]]["drift"][0]["basis"] == "majority"
+    # the others that drift are failed installs that report no version at all
+    assert all(r["provisioningState"] == "Failed" and r["drift"][0]["value"] is None
+               for cid, r in found.items() if cid != healthy[0])
+    assert "configurationSettings" not in found[healthy[0]]
+    with_setting = az("amlk8s list --drift enableInference -o json", expect=0).json
+    assert {r["clusterId"] for r in with_setting} - set(found) == {healthy[1]}
+    given = az("amlk8s list --drift version=1.1.80 -o table", expect=0)
+    assert "majority" not in given.stdout and "given 1.1.80" in given.stdout
+    assert healthy[0].rsplit("/", 1)[-1] not in given.stdout and healthy[1].rsplit("/", 1)[-1] in given.stdout
