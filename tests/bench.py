@@ -26,6 +26,10 @@ working tree with its bytecode compiled (as `az extension add` leaves an install
   (h) time to diagnosis a release pod turns CrashLoopBackOff (OOMKilled) 4 s into a deploy: seconds until
                         `deploy --grace 5 --fail-fast` names it, median <= grace + 10 s; ARM's own failure reported
                         beside it (the emulator ends the operation after 40 s; the service after 10-15 minutes)
+  (i) fleet stages      selecting the clusters with --where (one Resource Graph request per 1,000 rows) vs today's
+                        list (median <= 1.5); a 3-stage rollout (--stages 1,10%,100%) over 100 clusters: wall <= the
+                        sum over stages of (one deploy + one verify), ARM requests <= 100 x (one deploy's + one
+                        verify's)
   (e) memory            peak RSS (the child's own ru_maxrss, from os.wait4, through a small launcher) of deploy vs
                         the baseline, median ratio <= 1.15; again with a region SKU catalogue of Azure's size (2.9 MB)
 
@@ -410,6 +414,53 @@ class Bench:  # pylint: disable=too-many-instance-attributes
             run = self.az(['amlk8s', 'verify', '--ids', *healthy[:count]], what='verify --ids')
             self.detail('(f) verify --ids over {:>3} clusters: {:.2f} s, {} ARM requests, peak RSS {:.1f} MB'.format(
                 count, run.wall, len([q for q in run.requests if q.kind == 'arm']), run.maxrss_mb))
+
+    # ------------------------------------------------------------------ (i) fleet stages
+    def fleet_stages(self):
+        runs = max(3, self.args.runs // 2)
+        self.say('(i) fleet stages: selecting with --where over 1,336 clusters; a 3-stage rollout over 100 ...')
+        self._fleet_world(1000, bare=330)
+        subscriptions = list(self.emu.subscriptions)
+        chosen, listed = [], []
+        for i in range(runs):
+            for who in (['where', 'list'] if i % 2 == 0 else ['list', 'where']):
+                if who == 'where':
+                    chosen.append(self.az(['amlk8s', 'list', '--where', "tags.env in~ ('prod', 'staging', 'dev')",
+                                           '--subscriptions', *subscriptions], what='list --where'))
+                else:
+                    listed.append(self.az(['amlk8s', 'list', '--subscriptions', *subscriptions], what='list'))
+        selection = [q for q in chosen[0].requests if q.kind == 'graph' and 'tags.env' in json.dumps(q.body)]
+        with self.emu.lock:
+            clusters = len([b for b in self.emu.world.resources.values() if str(b.get('type', '')).lower() in (
+                'microsoft.containerservice/managedclusters', 'microsoft.kubernetes/connectedclusters')])
+        ratio = median([r.wall for r in chosen]) / median([r.wall for r in listed])
+        self.row(f'(i) list --where over {clusters} clusters vs today\'s list (median s)',
+                 '{:.3f}'.format(median([r.wall for r in chosen])), '{:.3f}'.format(median([r.wall for r in listed])),
+                 '{:.2f}'.format(ratio), '<= 1.50', ratio <= 1.5)
+        self.row(f'(i) the selection query: Resource Graph requests for {clusters} rows', str(len(selection)), '-',
+                 '-', '<= 1 per 1,000 rows', len(selection) <= -(-clusters // 1000))
+        self.staged_rollout()
+
+    def staged_rollout(self):
+        bare = self._clusters(False)
+        if len(bare) < 102:
+            raise HarnessError('the fleet world has fewer than 102 AKS clusters without an extension')
+        one = self.az(['amlk8s', 'deploy', *self._parts(bare[0]), '--enable-training', 'true'], what='deploy')
+        check = self.az(['amlk8s', 'verify', *self._parts(bare[0])], what='verify')
+        targets = bare[1:101]
+        staged = self.az(['amlk8s', 'deploy', '--ids', *targets, '--stages', '1,10%,100%', '--enable-training',
+                          'true'], what='deploy --stages')
+        stages = 3
+        bound = stages * (one.wall + check.wall)
+        self.row('(i) 3-stage rollout over 100 clusters vs 3 x (one deploy + one verify) (s)',
+                 '{:.2f}'.format(staged.wall), '{:.2f}'.format(bound), '{:.2f}'.format(staged.wall / bound), '<= 1.00',
+                 staged.wall <= bound)
+        arm = len([q for q in staged.requests if q.kind == 'arm'])
+        per = len([q for q in one.requests if q.kind == 'arm']) + len([q for q in check.requests if q.kind == 'arm'])
+        self.row('(i) 3-stage rollout: ARM requests vs 100 x (one deploy\'s + one verify\'s)', str(arm),
+                 str(100 * per), '{:.2f}'.format(arm / (100.0 * per)), '<= 1.00', arm <= 100 * per)
+        self.data['staged_rollout'] = {'wall': staged.wall, 'one_deploy': one.wall, 'one_verify': check.wall,
+                                       'arm_requests': arm, 'per_cluster': per}
 
     # ------------------------------------------------------------------ (g) in-cluster reads
     def in_cluster(self):
@@ -819,7 +870,7 @@ def main(argv=None):
     parser.add_argument('--runs', type=int, default=7, help='runs of each deploy (default 7; at least 5 to count)')
     parser.add_argument('--load-runs', type=int, default=None, help='runs of each -h/version (default 3 x --runs)')
     parser.add_argument('--latency-runs', type=int, default=1, help='rounds of (d) (default 1; the worst counts)')
-    parser.add_argument('--only', default='abcdefgh', help='figures to measure, e.g. --only ae (default abcdefgh)')
+    parser.add_argument('--only', default='abcdefghi', help='figures to measure, e.g. --only ae (default abcdefghi)')
     parser.add_argument('--source', default=str(REPO / 'azext_amlk8s'),
                         help='the azext_amlk8s package to measure (default: this working tree\'s; e.g. a scratch copy '
                              'with a candidate fix)')
@@ -861,6 +912,8 @@ def main(argv=None):
         if 'f' in args.only:
             bench.fleet()
             bench.fleet_growth()
+        if 'i' in args.only:
+            bench.fleet_stages()
     except HarnessError as ex:
         print('benchmark harness error: {}'.format(ex), file=sys.stderr)
         return 2
