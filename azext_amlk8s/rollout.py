@@ -33,7 +33,8 @@ _SECRET_FLAGS = ('--config-protected', '--configuration-protected-settings', '--
 
 def parse_stages(text, total: int) -> List[int]:
     """``1,10%,100%`` -> cumulative cluster counts for ``total`` targets (each at least one more than the last;
-    a percentage rounds up; counts beyond the targets stop at them)."""
+    a percentage rounds up, and one that adds no cluster on a small selection is left out; counts beyond the
+    targets stop at them)."""
     from azure.cli.core.azclierror import InvalidArgumentValueError
     counts = []
     items = [i for i in str(text or '').replace(' ', ',').split(',') if i]
@@ -54,8 +55,8 @@ def parse_stages(text, total: int) -> List[int]:
                 'Give cumulative counts or percentages, for example --stages 1,10%,100%') from None
         count = min(count, total)
         if counts and count <= counts[-1]:
-            if count == total and counts[-1] == total:
-                break       # the rest is already covered (a small selection: 1,10%,100% of 3 clusters)
+            if item.endswith('%') or count == total:
+                continue    # a share that adds no cluster on a small selection (1,10%,100% of 3 clusters)
             raise InvalidArgumentValueError(
                 f'--stages: {item} ({count} clusters) does not go beyond the stage before it ({counts[-1]}): the '
                 'stages are cumulative.', 'Give growing counts, for example --stages 1,10%,100%')

@@ -271,3 +271,18 @@ def test_list_drift_names_the_extensions_that_differ_from_the_majority_or_a_give
     given = az("amlk8s list --drift version=1.1.80 -o table", expect=0)
     assert "majority" not in given.stdout and "given 1.1.80" in given.stdout
     assert healthy[0].rsplit("/", 1)[-1] not in given.stdout and healthy[1].rsplit("/", 1)[-1] in given.stdout
+
+
+def test_a_cluster_that_succeeds_but_fails_the_gate_stops_the_rollout(az, fleet):
+    ids = bare_clusters(fleet)[:4]
+    fleet.set_outcome(cluster=ids[0], status="Succeeded", times=1, statuses=[{
+        "code": "E40002", "displayStatus": "Warning", "level": "Warning",
+        "message": "Status: Failed Name: clusterresource ErrorCode: E40002 ErrorMessage: Insufficient node"}])
+    first = az(["amlk8s", "deploy", "--ids", *ids, "--stages", "1,100%", "--enable-training", "true"])
+    assert first.exit_code == 1, first.describe()
+    entry = first.json[0]
+    assert entry["stage"] == 1 and entry["status"] == "failed" and entry["gate"]["passed"] is False
+    assert entry["gate"]["verdict"] == "Degraded" and "The gate's verify did not pass" in entry["error"]
+    assert "E40002" in entry["error"]
+    assert [e["status"] for e in first.json[1:]] == ["not started"] * 3
+    assert not [w for w in first.writes if any(w.path.lower().startswith(i.lower()) for i in ids[1:])]
