@@ -579,20 +579,15 @@ def _fleet_list(cmd, client, args):
     """list without --cluster-name: every AzureML extension (or, with --missing, every cluster without one) of the
     subscriptions or management groups, from Azure Resource Graph; --where and --cluster-types narrow the clusters."""
     from azure.cli.core.azclierror import InvalidArgumentValueError
-    from azext_amlk8s import fleet, selection
+    from azext_amlk8s import selection
     if args.get('cluster_type'):
         raise InvalidArgumentValueError('--cluster-type needs --cluster-name (the extensions of one cluster).',
                                         'Drop --cluster-type to list the AzureML extensions of every cluster '
                                         '(--cluster-types aks or arc narrows them).')
     if args.get('missing'):
         return selection.missing(cmd, client, args)
-    subscriptions, groups = selection.scope(cmd, args)
-    rows = fleet.fleet_list(client, subscriptions, args.get('resource_group_name'), management_groups=groups,
-                            say=logger.warning if args.get('subscriptions') else None,
-                            settings=args.get('drift') is not None)
-    if args.get('where') or args.get('cluster_types'):
-        chosen = {str(r.get('id') or '').lower() for r in selection.cluster_rows(cmd, client, args)}
-        rows = [r for r in rows if str(r.get('clusterId') or '').lower() in chosen]
+    rows = selection.extension_rows(cmd, client, args, say=logger.warning if args.get('subscriptions') else None,
+                                    settings=args.get('drift') is not None)
     if args.get('drift') is None:
         return rows
     from azext_amlk8s import drift

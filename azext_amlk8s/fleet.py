@@ -70,16 +70,17 @@ def kql_string(value: str) -> str:
     return "'" + value.replace('\\', '\\\\').replace("'", "\\'") + "'"
 
 
-def queries(resource_group: Optional[str] = None, settings: bool = False):
+def queries(resource_group: Optional[str] = None, settings: bool = False, cluster_filter: str = ''):
     """(extensions query, clusters query), narrowed to one resource group when given; ``settings`` adds the
-    extensions' public configuration settings (list --drift compares them)."""
+    extensions' public configuration settings (list --drift compares them); ``cluster_filter`` (KQL operators)
+    narrows the clusters query (list --where, --cluster-types)."""
     group = f' | where resourceGroup =~ {kql_string(resource_group)}' if resource_group else ''
     extensions = EXTENSIONS_QUERY.replace('{group}', group)
     if settings:
         extensions = extensions.replace(
             ' | order by id asc', ', settings = coalesce(properties.ConfigurationSettings, '
                                   'properties.configurationSettings) | order by id asc')
-    return extensions, CLUSTERS_QUERY.replace('{group}', group)
+    return extensions, CLUSTERS_QUERY.replace('{group}', group + cluster_filter)
 
 
 def _quota_pause(headers):
@@ -159,15 +160,18 @@ def _cluster_note(cluster) -> Optional[str]:
     return None
 
 
-def fleet_rows(extensions: list, clusters: list) -> List[dict]:
+def fleet_rows(extensions: list, clusters: list, only_listed: bool = False) -> List[dict]:
     """One row per AzureML extension: the cluster, the extension's state and version, and a one-line error summary
-    when it is not healthy (the extension failed, or its cluster is offline, stopped or gone)."""
+    when it is not healthy (the extension failed, or its cluster is offline, stopped or gone). ``only_listed``:
+    only the extensions of the clusters given (a filtered clusters query)."""
     by_id = {str(c.get('id') or '').lower(): c for c in clusters}
     rows = []
     for ext in extensions:
         cluster_id = cluster_of(str(ext.get('id') or ''))
         found = CLUSTER_ID.match(cluster_id)
         cluster = by_id.get(cluster_id.lower())
+        if only_listed and cluster is None:
+            continue
         state = ext.get('provisioningState') or None
         error = _error_summary(ext) if str(state or '').lower() != 'succeeded' else None
         note = _cluster_note(cluster)
@@ -211,12 +215,13 @@ def check_subscription_ids(subscriptions: List[str]):
 
 
 def fleet_list(client, subscriptions: List[str], resource_group: Optional[str] = None, stats=None, *,
-               say=None, management_groups: Optional[List[str]] = None, settings: bool = False) -> List[dict]:
+               say=None, management_groups: Optional[List[str]] = None, settings: bool = False,
+               cluster_filter: str = '') -> List[dict]:
     """Every AzureML extension in ``subscriptions`` (two Resource Graph queries, run concurrently). With ``say``
     (subscriptions the user named) a third query finds the subscriptions Resource Graph can see: it leaves out the
     others without a word, so each one left out is said, and none seen at all is an error."""
     from concurrent.futures import ThreadPoolExecutor
-    extensions_query, clusters_query = queries(resource_group, settings)
+    extensions_query, clusters_query = queries(resource_group, settings, cluster_filter)
     with ThreadPoolExecutor(max_workers=3) as pool:
         extensions = pool.submit(graph_rows, client, extensions_query, subscriptions, stats=stats,
                                  management_groups=management_groups)
@@ -224,7 +229,7 @@ def fleet_list(client, subscriptions: List[str], resource_group: Optional[str] =
                                management_groups=management_groups)
         seen = pool.submit(graph_rows, client, SUBSCRIPTIONS_QUERY, subscriptions, stats=stats) \
             if say and not management_groups else None
-        rows = fleet_rows(throttled(extensions.result), throttled(clusters.result))
+        rows = fleet_rows(throttled(extensions.result), throttled(clusters.result), only_listed=bool(cluster_filter))
         if seen is not None:
             _say_unseen(subscriptions, throttled(seen.result), say)
         return rows

@@ -102,6 +102,34 @@ def cluster_rows(cmd, client, args, stats=None) -> list:
         raise
 
 
+def cluster_filter(args) -> str:
+    """The KQL operators that narrow a clusters query to --cluster-types and --where ('' when neither)."""
+    from azext_amlk8s.fleet import kql_string
+    types = cluster_types(args.get('cluster_types'))
+    where = str(args.get('where') or '').strip()
+    text = f" | where type in~ ({', '.join(kql_string(CLUSTER_TYPES[t]) for t in types)})" if types else ''
+    return text + (f' | where {where}' if where else '')
+
+
+def extension_rows(cmd, client, args, **options) -> list:
+    """list's rows (``fleet.fleet_list``) with --where and --cluster-types in its clusters query: still two queries;
+    a filter Resource Graph refuses is a usage error, as for the selection."""
+    from azure.core.exceptions import HttpResponseError
+    from azext_amlk8s import fleet
+    subscriptions, groups = scope(cmd, args)
+    narrowing = cluster_filter(args)
+    try:
+        return fleet.fleet_list(client, subscriptions, args.get('resource_group_name'), management_groups=groups,
+                                cluster_filter=narrowing, **options)
+    except HttpResponseError as ex:
+        if ex.status_code != 400 or not narrowing:
+            raise
+        query = fleet.queries(args.get('resource_group_name'), cluster_filter=narrowing)[1]
+        where = str(args.get('where') or '').strip() or None
+        usage_error(query_error(ex, query.find(f'| where {where}') + 8 if where else None, where))
+        raise
+
+
 def select(cmd, client, args, say) -> list:
     """The ClusterRefs the selection finds, in id order; says how many and in what scope."""
     from azext_amlk8s.cluster import ClusterRef

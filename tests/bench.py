@@ -442,21 +442,43 @@ class Bench:  # pylint: disable=too-many-instance-attributes
         self.staged_rollout()
 
     def staged_rollout(self):
-        bare = self._clusters(False)
-        if len(bare) < 102:
-            raise HarnessError('the fleet world has fewer than 102 AKS clusters without an extension')
-        one = self.az(['amlk8s', 'deploy', *self._parts(bare[0]), '--enable-training', 'true'], what='deploy')
-        check = self.az(['amlk8s', 'verify', *self._parts(bare[0])], what='verify')
+        with self.emu.lock:
+            bodies = list(self.emu.world.resources.values())
+        kind = 'microsoft.containerservice/managedclusters'
+        aks = [b['id'] for b in bodies if str(b.get('type', '')).lower() == kind]
+        taken = {b['id'].lower().split('/providers/microsoft.kubernetesconfiguration/')[0] for b in bodies
+                 if '/providers/microsoft.kubernetesconfiguration/' in b['id'].lower()}
+        free = sorted((c for c in aks if c.lower() not in taken), key=str.lower)
+        by_sub = {}
+        for cid in free:
+            by_sub.setdefault(cid.split('/')[2].lower(), []).append(cid)
+        bare = [c for group in zip(*by_sub.values()) for c in group]      # round robin over the 3 subscriptions
+        if len(bare) < 101:
+            raise HarnessError('the fleet world has fewer than 101 AKS clusters without an extension')
+        one = self.az(['amlk8s', 'deploy', *self._parts(bare[0]), '--subscription', bare[0].split('/')[2],
+                       '--enable-training', 'true'], what='deploy')
+        check = self.az(['amlk8s', 'verify', *self._parts(bare[0]), '--subscription', bare[0].split('/')[2]],
+                        what='verify')
         targets = bare[1:101]
         staged = self.az(['amlk8s', 'deploy', '--ids', *targets, '--stages', '1,10%,100%', '--enable-training',
                           'true'], what='deploy --stages')
         stages = 3
-        bound = stages * (one.wall + check.wall)
-        self.row('(i) 3-stage rollout over 100 clusters vs 3 x (one deploy + one verify) (s)',
+        arm = [q for q in staged.requests if q.kind == 'arm' and q.status != 429]    # a throttled try is retried
+        # ARM's read bucket (250, refilled at 25/s per subscription) bounds how fast one subscription's clusters go.
+        per_sub = {}
+        for q in arm:
+            if q.method in ('GET', 'HEAD'):
+                sub = q.path.split('/')[2].lower() if q.path.lower().startswith('/subscriptions/') else ''
+                per_sub[sub] = per_sub.get(sub, 0) + 1
+        floor = max([max(0, n - 250) / 25.0 for n in per_sub.values()] or [0.0])
+        bound = max(stages * (one.wall + check.wall), floor)
+        self.row('(i) 3-stage rollout over 100 clusters in 3 subscriptions vs 3 x (one deploy + one verify) (s)',
                  '{:.2f}'.format(staged.wall), '{:.2f}'.format(bound), '{:.2f}'.format(staged.wall / bound), '<= 1.00',
                  staged.wall <= bound)
-        arm = len([q for q in staged.requests if q.kind == 'arm'])
-        per = len([q for q in one.requests if q.kind == 'arm']) + len([q for q in check.requests if q.kind == 'arm'])
+        self.detail('(i) reads per subscription {}; the read bucket alone needs {:.1f} s'.format(
+            sorted(per_sub.values()), floor))
+        arm = len(arm)
+        per = len([q for q in one.requests + check.requests if q.kind == 'arm' and q.status != 429])
         self.row('(i) 3-stage rollout: ARM requests vs 100 x (one deploy\'s + one verify\'s)', str(arm),
                  str(100 * per), '{:.2f}'.format(arm / (100.0 * per)), '<= 1.00', arm <= 100 * per)
         self.data['staged_rollout'] = {'wall': staged.wall, 'one_deploy': one.wall, 'one_verify': check.wall,

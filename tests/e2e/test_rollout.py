@@ -286,3 +286,15 @@ def test_a_cluster_that_succeeds_but_fails_the_gate_stops_the_rollout(az, fleet)
     assert "E40002" in entry["error"]
     assert [e["status"] for e in first.json[1:]] == ["not started"] * 3
     assert not [w for w in first.writes if any(w.path.lower().startswith(i.lower()) for i in ids[1:])]
+
+
+def test_list_where_narrows_the_extensions_with_the_same_two_queries(az, fleet):
+    subs = " ".join(fleet.subscriptions)
+    prod = {c.lower() for c in clusters(fleet, tagged("prod"))}
+    result = az(f"amlk8s list --where \"tags.env == 'prod'\" --subscriptions {subs} -o json", expect=0)
+    listed = {r["clusterId"].lower() for r in result.json}
+    assert listed and listed == prod & {c.lower() for c in azureml_ids(fleet)}
+    today = az(f"amlk8s list --subscriptions {subs} -o json", expect=0)
+    assert len(graph_requests(result)) == len(graph_requests(today)) == 3       # extensions, clusters, subscriptions
+    bad = az(f"amlk8s list --where \"tags.env ==\" --subscriptions {subs}")
+    assert bad.exit_code == 2 and "argument --where" in bad.stderr and "Traceback" not in bad.stderr
