@@ -7,7 +7,8 @@ from azure.cli.core.commands.parameters import get_enum_type, get_three_state_fl
 
 from azext_amlk8s import _completers
 from azext_amlk8s._catalogue import BOOL, CATALOGUE, ENUM
-from azext_amlk8s._validators import KeyValueAction, cluster_or_ids, validate_resource_names, validate_rollout
+from azext_amlk8s._validators import (KeyValueAction, cluster_or_ids, validate_export, validate_resource_names,
+                                      validate_rollout)
 
 CLUSTER_TYPES = ['managedClusters', 'connectedClusters', 'aks', 'arc']
 
@@ -21,6 +22,7 @@ FLEET_COMMANDS = ('amlk8s check', 'amlk8s verify', 'amlk8s show', 'amlk8s deploy
                   'amlk8s attach')
 WORKSPACE = 'Workspace'
 CLUSTER_API = 'Cluster API'
+EXPORT = 'Infrastructure as code'
 WORKSPACE_HELP = ('The resource id of an Azure Machine Learning workspace: `/subscriptions/<subscription-id>/'
                   'resourceGroups/<resource-group>/providers/Microsoft.MachineLearningServices/workspaces/'
                   '<workspace>`. check and deploy also check what attaching the cluster to it needs; verify '
@@ -100,6 +102,15 @@ def load_arguments(loader, _):
                    help='Wait for the extension to reach a terminal state (Succeeded or Failed), showing progress, '
                         'before reporting.')
         c.argument('timeout', type=int, help='With --wait, the maximum time to wait in seconds. Default: 1800.')
+
+    with loader.argument_context('amlk8s deploy') as c:
+        # Extras: they reach deploy's handler in **settings_args.
+        c.extra('export', arg_type=get_enum_type(['arm', 'bicep', 'terraform', 'policy']), arg_group=EXPORT,
+                validator=validate_export,
+                help='Run every check, write nothing to Azure, and give the checked extension as an ARM template, a '
+                     'Bicep file, Terraform (azurerm) or an Azure Policy definition (deployIfNotExists). Protected '
+                     'values become secure parameters or sensitive variables, never values.')
+        c.extra('export_file', arg_group=EXPORT, help='With --export, write the file here instead of to stdout.')
 
     for scope in ('amlk8s deploy', 'amlk8s verify'):
         with loader.argument_context(scope) as c:

@@ -293,3 +293,14 @@ def validate_rollout(namespace):
     wait = getattr(namespace, 'stage_wait', None)
     if wait is not None and not getattr(wait, 'is_default', False) and wait < 0:
         _usage_error(namespace, f'argument --stage-wait: {wait} is not a number of seconds; give 0 or more.')
+
+
+def validate_export(namespace):
+    """--export describes one cluster's extension: not with --ids or a selection, and it never waits."""
+    if not getattr(namespace, 'export', None):
+        return
+    many = any(getattr(namespace, key, None) for key in ('ids', 'where', 'management_groups', 'subscriptions',
+                                                         'cluster_types'))
+    if many:
+        _usage_error(namespace, 'argument --export: one cluster at a time (-g/-c/-t): the file describes that '
+                                "cluster's extension. For a fleet, --export policy gives one definition for all.")

@@ -61,13 +61,13 @@ def deploy(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
     if plan.blocking:
         raise planner.blocked_error(ref, plan.blocking, 'cannot take the AzureML extension yet')
     _warn_all(plan.warnings + plan.notes)
-    unchanged = planner.already_applied(plan, ref, facts, name) if _in_fleet() and not dry_run else None
+    unchanged = planner.already_applied(plan, ref, facts, name) if _in_fleet() and not req.dry_run else None
     if unchanged is not None:
         logger.warning('%s: the extension already has these settings; nothing was sent.', ref.display)
         return 'skipped', as_sdk_model(unchanged)
-    body = planner.extension_body(plan, ref, _relay_connection(client, plan, ref, dry_run))
-    if dry_run:
-        return planner.dry_run_view(body, ref, name)
+    body = planner.extension_body(plan, ref, _relay_connection(client, plan, ref, req.dry_run))
+    if req.dry_run:
+        return planner.preview(req, plan, body)
     poller = waiting.send_write(ref, name, 'PUT', lambda: client.extensions.begin_create(
         ref.resource_group, ref.cluster_rp, ref.cluster_type, ref.cluster_name, name, json_stream(body),
         content_type='application/json', polling_interval=POLLING_INTERVAL, polling=not no_wait,

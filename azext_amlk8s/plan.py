@@ -93,6 +93,26 @@ def extension_body(plan: DeployPlan, ref, connection=None) -> dict:
     return rules.extension_body(public, protected, plan.version, 'SystemAssigned' if ref.is_arc else None)
 
 
+def preview(request, plan: DeployPlan, body):
+    """What deploy gives instead of writing: --dry-run's view of the body, or --export's file (written to
+    --export-file, or printed as it is: not JSON-quoted)."""
+    ref, name = request.target.ref, request.target.extension_name
+    if request.export is None:
+        return dry_run_view(body, ref, name)
+    from azext_amlk8s import export
+    text = export.render(request.export, export.Export(body, ref, name, plan.relay))
+    if request.export_file:
+        from knack.log import get_logger
+        with open(request.export_file, 'w', encoding='utf-8') as handle:
+            handle.write(text)
+        get_logger(__name__).warning('Wrote the %s export of %s to %s; nothing was sent to Azure.', request.export,
+                                     ref.display, request.export_file)
+        return None
+    import sys
+    sys.stdout.write(text)
+    return None
+
+
 def dry_run_view(body, ref, extension_name) -> dict:
     """What --dry-run prints: the exact resource, protected values replaced by the placeholder."""
     shown = dict(body, properties=dict(body['properties']))

@@ -73,6 +73,8 @@ class DeployRequest:  # pylint: disable=too-many-instance-attributes
     create_trusted_access: bool = False
     yes: bool = False                           # confirms the Trusted Access binding --create-trusted-access makes
     kube: KubeOptions = KubeOptions()
+    export: Optional[str] = None                # --export arm|bicep|terraform|policy: every check, then the file
+    export_file: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -237,9 +239,14 @@ def deploy(cmd, raw) -> DeployRequest:
     if raw.get('create_trusted_access') and workspace is None:
         raise RequiredArgumentMissingError('--create-trusted-access needs --workspace: the binding is for that '
                                            'workspace.', 'Add --workspace <workspace-id>.')
-    return DeployRequest(target(cmd, raw), settings_request(raw), _ignore(raw), bool(raw.get('dry_run')),
-                         bool(raw.get('no_wait')), workspace, bool(raw.get('create_trusted_access')),
-                         bool(raw.get('yes')), kube_options(raw))
+    export = (plain(raw.get('export')) or '').lower() or None
+    if raw.get('export_file') and not export:
+        raise RequiredArgumentMissingError('--export-file needs --export (arm, bicep, terraform or policy).',
+                                           'Add --export arm (or bicep, terraform, policy).')
+    return DeployRequest(target(cmd, raw), settings_request(raw), _ignore(raw),
+                         bool(raw.get('dry_run')) or export is not None, bool(raw.get('no_wait')), workspace,
+                         bool(raw.get('create_trusted_access')), bool(raw.get('yes')), kube_options(raw),
+                         export, plain(raw.get('export_file')) or None)
 
 
 def check(cmd, raw) -> CheckRequest:

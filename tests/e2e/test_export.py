@@ -1,0 +1,154 @@
+"""deploy --export (issue 21), end to end with the real az: the checked extension as an ARM template, Bicep,
+Terraform and an Azure Policy definition, on AKS and Arc; a blocked export; no protected value in any of them."""
+# pylint: disable=missing-docstring,redefined-outer-name
+
+import json
+
+import pytest
+
+from tests.certs import SecretFragments, assert_no_secrets, make_tls_files
+
+CNAME = "ml.contoso.com"
+AKS = "amlk8s deploy -g rg-ml -c aks-prod -t aks --enable-training true"
+ARC = "amlk8s deploy -g rg-arc -c arc-k3s -t arc --enable-training true"
+EXTENSION = "Microsoft.KubernetesConfiguration/extensions"
+
+
+@pytest.fixture
+def tls(tmp_path):
+    return make_tls_files(tmp_path / "tls", CNAME)
+
+
+def https(tls):
+    return (f" --enable-inference true --inference-router-service-type LoadBalancer --ssl-cname {CNAME} "
+            f"--ssl-cert-pem-file {tls.cert_path} --ssl-key-pem-file {tls.key_path}")
+
+
+def clean(result, secrets=None):
+    """Nothing written to Azure, no traceback, no secret in what az printed."""
+    assert result.writes == [], result.describe()
+    assert "Traceback" not in result.stderr
+    assert_no_secrets(result.stdout + result.stderr, secrets or SecretFragments())
+
+
+def dry_run_body(az, command):
+    return az(command + " --dry-run -o json", expect=0).json
+
+
+def test_an_arm_template_on_aks_has_the_body_deploy_would_send(az, emu):
+    result = az(AKS + " --export arm", expect=0)
+    clean(result)
+    template = json.loads(result.stdout)
+    assert template["$schema"].endswith("deploymentTemplate.json#") and template["contentVersion"] == "1.0.0.0"
+    [extension] = template["resources"]
+    assert extension["type"] == EXTENSION and extension["apiVersion"] == "2023-05-01"
+    assert extension["scope"] == "[format('Microsoft.ContainerService/managedClusters/{0}', " \
+                                 "parameters('clusterName'))]"
+    body = dry_run_body(az, AKS)
+    assert extension["properties"]["configurationSettings"] == body["properties"]["configurationSettings"]
+    for field in ("extensionType", "autoUpgradeMinorVersion", "releaseTrain", "scope"):
+        assert extension["properties"][field] == body["properties"][field], field
+    assert template["parameters"]["clusterName"]["defaultValue"] == "aks-prod"
+
+
+def test_https_on_aks_becomes_secure_parameters_in_arm_bicep_and_terraform(az, emu, tls, tmp_path):
+    secrets = tls.secret_fragments()
+    arm = az(AKS + https(tls) + " --export arm", expect=0)
+    clean(arm, secrets)
+    template = json.loads(arm.stdout)
+    protected = template["resources"][-1]["properties"]["configurationProtectedSettings"]
+    assert protected == {"scoringFe.sslCert": "[parameters('scoringFeSslCert')]",
+                         "scoringFe.sslKey": "[parameters('scoringFeSslKey')]"}
+    assert template["parameters"]["scoringFeSslCert"]["type"] == "secureString"
+    assert "base64 -w0" in template["parameters"]["scoringFeSslKey"]["metadata"]["description"]
+
+    path = tmp_path / "azureml.bicep"
+    bicep = az(AKS + https(tls) + f" --export bicep --export-file {path}", expect=0)
+    clean(bicep, secrets)
+    text = path.read_text(encoding="utf-8")
+    assert_no_secrets(text, secrets)
+    assert "@secure()\n// Pass it from a .bicepparam file: param scoringFeSslCert = loadFileAsBase64('cert.pem')" in text
+    assert "scope: cluster" in text and "resource cluster 'Microsoft.ContainerService/managedClusters@" in text
+    assert f"sslCname: '{CNAME}'" in text and "'scoringFe.sslCert': scoringFeSslCert" in text
+    assert f"Wrote the bicep export of" in bicep.stderr
+
+    terraform = az(AKS + https(tls) + " --export terraform", expect=0)
+    clean(terraform, secrets)
+    hcl = terraform.stdout
+    assert 'resource "azurerm_kubernetes_cluster_extension" "azureml"' in hcl
+    assert 'variable "scoringFeSslKey" {' in hcl and "sensitive   = true" in hcl and 'filebase64("key.pem")' in hcl
+    assert '"scoringFe.sslCert" = var.scoringFeSslCert' in hcl
+    assert '"sslCname"' in hcl and CNAME in hcl
+
+
+def test_arc_exports_create_the_relay_and_wire_its_key_by_reference(az, emu):
+    secrets = SecretFragments(emu.secret_values())
+    arm = az(ARC + " --export arm", expect=0)
+    clean(arm, secrets)
+    template = json.loads(arm.stdout)
+    types = [r["type"] for r in template["resources"]]
+    assert types == ["Microsoft.Relay/namespaces", "Microsoft.Relay/namespaces/hybridConnections",
+                     "Microsoft.Relay/namespaces/hybridConnections/authorizationRules", EXTENSION]
+    extension = template["resources"][-1]
+    assert extension["identity"] == {"type": "SystemAssigned"}
+    protected = extension["properties"]["configurationProtectedSettings"]
+    assert set(protected) == {"relayServerConnectionString", "relayserver.relayConnectionString"}
+    assert all(v.startswith("[listKeys(resourceId('Microsoft.Relay/namespaces/hybridConnections/authorizationRules'")
+               and v.endswith(".primaryConnectionString]") for v in protected.values())
+    assert extension["properties"]["configurationSettings"]["relayserver.hybridConnectionResourceID"].startswith(
+        "[resourceId('Microsoft.Relay/namespaces/hybridConnections'")
+    assert extension["scope"].startswith("[format('Microsoft.Kubernetes/connectedClusters/{0}'")
+
+    bicep = az(ARC + " --export bicep", expect=0)
+    clean(bicep, secrets)
+    assert "relayServerConnectionString: rule.listKeys().primaryConnectionString" in bicep.stdout
+    assert "parent: connection" in bicep.stdout
+    terraform = az(ARC + " --export terraform", expect=0)
+    clean(terraform, secrets)
+    assert 'resource "azurerm_arc_kubernetes_cluster_extension" "azureml"' in terraform.stdout
+    assert "azurerm_relay_hybrid_connection_authorization_rule.azureml.primary_connection_string" in terraform.stdout
+    assert 'identity {\n    type = "SystemAssigned"' in terraform.stdout
+
+
+@pytest.mark.parametrize("command, kind", [(AKS, "Microsoft.ContainerService/managedClusters"),
+                                           (ARC, "Microsoft.Kubernetes/connectedClusters")])
+def test_a_policy_definition_deploys_the_checked_extension_where_it_is_missing(az, emu, command, kind):
+    result = az(command + " --export policy", expect=0)
+    clean(result, SecretFragments(emu.secret_values()))
+    definition = json.loads(result.stdout)["properties"]
+    assert definition["mode"] == "Indexed" and definition["policyType"] == "Custom"
+    rule = definition["policyRule"]
+    assert rule["if"] == {"field": "type", "equals": kind}
+    details = rule["then"]["details"]
+    assert rule["then"]["effect"] == "[parameters('effect')]"
+    assert definition["parameters"]["effect"]["defaultValue"] == "DeployIfNotExists"
+    conditions = details["existenceCondition"]["allOf"]
+    assert {"field": "Microsoft.KubernetesConfiguration/extensions/extensionType",
+            "equals": "Microsoft.AzureML.Kubernetes"} in conditions
+    assert any(c.get("field", "").endswith("/provisioningState") for c in conditions)
+    assert any("['enableTraining']" in c.get("value", "") for c in conditions)
+    assert "/providers/Microsoft.Authorization/roleDefinitions/85cb6faf-e071-4c9b-8136-154b5a04f717" in \
+        details["roleDefinitionIds"]
+    template = details["deployment"]["properties"]["template"]
+    settings = template["resources"][-1]["properties"]["configurationSettings"]
+    assert settings["clusterId"].startswith(f"[resourceId('{kind}'") and "aks-prod" not in json.dumps(template)
+    assert details["deployment"]["properties"]["parameters"]["clusterName"] == {"value": "[field('name')]"}
+
+
+def test_a_policy_with_tls_files_is_refused_and_a_blocked_export_writes_nothing(az, emu, tls, tmp_path):
+    refused = az(AKS + https(tls) + " --export policy")
+    assert refused.exit_code == 1 and "--ssl-secret" in refused.stderr and refused.stdout == ""
+    clean(refused, tls.secret_fragments())
+    target = tmp_path / "never.json"
+    blocked = az(f"amlk8s deploy -g rg-ml -c aks-sp -t aks --enable-training true --export arm "
+                 f"--export-file {target}")
+    assert blocked.exit_code == 1 and "cannot take the AzureML extension yet" in blocked.stderr
+    assert not target.exists() and blocked.stdout == "" and blocked.writes == []
+
+
+def test_export_arguments_in_the_wrong_company_are_usage_errors(az, emu):
+    ids = emu.cluster_id("aks-prod")
+    many = az(["amlk8s", "deploy", "--ids", ids, "--enable-training", "true", "--export", "arm"])
+    assert many.exit_code == 2 and "argument --export" in many.stderr and many.requests == []
+    lonely = az(AKS + " --export-file x.json")
+    assert lonely.exit_code == 1 and "--export-file needs --export" in lonely.stderr and lonely.writes == []
