@@ -152,3 +152,69 @@ def test_export_arguments_in_the_wrong_company_are_usage_errors(az, emu):
     assert many.exit_code == 2 and "argument --export" in many.stderr and many.requests == []
     lonely = az(AKS + " --export-file x.json")
     assert lonely.exit_code == 1 and "--export-file needs --export" in lonely.stderr and lonely.writes == []
+
+
+def _deploy_template(az, tmp_path, group, template, *parameters):
+    path = tmp_path / "azureml.json"
+    path.write_text(template, encoding="utf-8")
+    args = ["deployment", "group", "create", "-g", group, "-n", "azureml", "--template-file", str(path)]
+    if parameters:
+        args += ["--parameters", *parameters]
+    return az(args, expect=0)
+
+
+@pytest.mark.parametrize("command, cluster, group", [(AKS, "aks-prod", "rg-ml"), (ARC, "arc-k3s", "rg-arc")])
+def test_the_exported_template_deployed_gives_the_extension_deploy_sends(az, emu, tmp_path, command, cluster, group):
+    template = az(command + " --export arm", expect=0).stdout
+    _deploy_template(az, tmp_path, group, template)
+    deployed = emu.extension(cluster)
+    assert deployed is not None, "the deployment made no extension"
+    az(["amlk8s", "delete", "-g", group, "-c", cluster, "-t", "arc" if group == "rg-arc" else "aks", "--yes",
+        "--force"], expect=0)
+    az(command, expect=0)
+    sent = emu.extension(cluster)
+    for field in ("extensionType", "autoUpgradeMinorVersion", "releaseTrain", "scope", "configurationSettings",
+                  "configurationProtectedSettings"):
+        assert deployed["properties"].get(field) == sent["properties"].get(field), field
+    assert deployed.get("identity", {}).get("type") == sent.get("identity", {}).get("type")
+
+
+def test_the_exported_https_template_with_its_secure_parameters_gives_the_same_protected_settings(az, emu, tls,
+                                                                                                   tmp_path):
+    import base64
+    template = az(AKS + https(tls) + " --export arm", expect=0).stdout
+    cert, key = (base64.b64encode(p.read_bytes()).decode() for p in (tls.cert_path, tls.key_path))
+    result = _deploy_template(az, tmp_path, "rg-ml", template, f"scoringFeSslCert={cert}", f"scoringFeSslKey={key}")
+    deployed = emu.extension("aks-prod")["properties"]
+    assert deployed["configurationProtectedSettings"] == {"scoringFe.sslCert": cert, "scoringFe.sslKey": key}
+    assert deployed["configurationSettings"]["sslCname"] == CNAME
+    assert "secure" in json.dumps(result.json["properties"]["parameters"]).lower() and cert not in result.stdout
+
+
+@pytest.mark.parametrize("command", [AKS, ARC])
+def test_every_export_is_valid_for_its_tool(az, emu, command):
+    import hcl2
+    import jsonschema
+    from tests.schemas import DEPLOYMENT_TEMPLATE, POLICY_DEFINITION
+    jsonschema.validate(json.loads(az(command + " --export arm", expect=0).stdout), DEPLOYMENT_TEMPLATE)
+    jsonschema.validate(json.loads(az(command + " --export policy", expect=0).stdout), POLICY_DEFINITION)
+    parsed = hcl2.loads(az(command + " --export terraform", expect=0).stdout)
+    kind = "azurerm_arc_kubernetes_cluster_extension" if command == ARC else "azurerm_kubernetes_cluster_extension"
+    [resource] = [r[f'"{kind}"'] for r in parsed["resource"] if f'"{kind}"' in r]     # python-hcl2 keeps the quotes
+    extension = resource['"azureml"']
+    assert extension["extension_type"] == '"Microsoft.AzureML.Kubernetes"'
+    assert extension["configuration_settings"]['"enableTraining"'] == '"true"'
+    assert "var.cluster_id" in extension["cluster_id"]
+
+
+def test_the_validators_catch_a_broken_export():
+    import hcl2
+    import jsonschema
+    from tests.schemas import DEPLOYMENT_TEMPLATE, POLICY_DEFINITION
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"$schema": "x", "contentVersion": "1.0.0.0", "resources": []}, DEPLOYMENT_TEMPLATE)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"properties": {"displayName": "d", "mode": "Indexed", "policyRule": {
+            "if": {"field": "type"}, "then": {"effect": "deployIfNotExists"}}}}, POLICY_DEFINITION)
+    with pytest.raises(Exception):  # noqa: B017  (lark's own parse errors)
+        hcl2.loads('resource "a" "b" {\n  x = {\n}\n')

@@ -17,6 +17,7 @@ from typing import Any, Optional
 from urllib.parse import quote
 
 from . import scenarios
+from .deployments import DEPLOYMENTS_ROUTES, DeploymentsMixin
 from .graph import GRAPH_ROUTES, GraphMixin
 from .ml import ML_ROUTES, MachineLearningMixin
 from .scenarios import (EXTENSIONS_API_VERSION, chart_not_found_message, guid, iso, relay_connection_string,
@@ -136,7 +137,7 @@ ROUTES = [
     (_HC + r"/(?P<hc>[^/]+)/authorizationrules/(?P<rule>[^/]+)", ("GET", "PUT", "DELETE"), "rule"),
     (_HC + r"/(?P<hc>[^/]+)/authorizationrules/(?P<rule>[^/]+)/(?P<action>listkeys|regeneratekeys)", ("POST",),
      "rule_keys"),
-] + ML_ROUTES + GRAPH_ROUTES
+] + ML_ROUTES + GRAPH_ROUTES + DEPLOYMENTS_ROUTES
 _COMPILED = [(re.compile(pattern, re.IGNORECASE), methods, name) for pattern, methods, name in ROUTES]
 _POLL = re.compile(r"/(operations|operationresults|computeoperationsstatus|computeoperationsresult)/[^/]+$",
                    re.IGNORECASE)
@@ -176,7 +177,7 @@ def _cluster_type_name(rp):
             else "Microsoft.Kubernetes/connectedClusters")
 
 
-class World(MachineLearningMixin, GraphMixin):
+class World(MachineLearningMixin, GraphMixin, DeploymentsMixin):
     """All state of one emulated world: its subscriptions, resources, operations and settings."""
 
     def __init__(self, spec, seed, base_url):
