@@ -67,10 +67,11 @@ def test_https_on_aks_becomes_secure_parameters_in_arm_bicep_and_terraform(az, e
     clean(bicep, secrets)
     text = path.read_text(encoding="utf-8")
     assert_no_secrets(text, secrets)
-    assert "@secure()\n// Pass it from a .bicepparam file: param scoringFeSslCert = loadFileAsBase64('cert.pem')" in text
+    assert ("@secure()\n// Pass it from a .bicepparam file: param scoringFeSslCert = "
+            "loadFileAsBase64('cert.pem')") in text
     assert "scope: cluster" in text and "resource cluster 'Microsoft.ContainerService/managedClusters@" in text
     assert f"sslCname: '{CNAME}'" in text and "'scoringFe.sslCert': scoringFeSslCert" in text
-    assert f"Wrote the bicep export of" in bicep.stderr
+    assert "Wrote the bicep export of" in bicep.stderr
 
     terraform = az(AKS + https(tls) + " --export terraform", expect=0)
     clean(terraform, secrets)
@@ -179,8 +180,7 @@ def test_the_exported_template_deployed_gives_the_extension_deploy_sends(az, emu
     assert deployed.get("identity", {}).get("type") == sent.get("identity", {}).get("type")
 
 
-def test_the_exported_https_template_with_its_secure_parameters_gives_the_same_protected_settings(az, emu, tls,
-                                                                                                   tmp_path):
+def test_the_exported_https_template_with_secure_parameters_gives_the_same_protected_settings(az, emu, tls, tmp_path):
     import base64
     template = az(AKS + https(tls) + " --export arm", expect=0).stdout
     cert, key = (base64.b64encode(p.read_bytes()).decode() for p in (tls.cert_path, tls.key_path))
