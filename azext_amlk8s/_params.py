@@ -153,6 +153,11 @@ def _workspace_arguments(loader):
                             'starting with a letter).')
 
     with loader.argument_context('amlk8s attach') as c:
+        c.argument('export', arg_type=get_enum_type(['arm', 'bicep', 'terraform']), arg_group=EXPORT,
+                   validator=validate_export,
+                   help='Run every check, send nothing, and give the compute target as an ARM template, a Bicep file '
+                        'or Terraform (azapi_resource: the azurerm provider has none for it).')
+        c.argument('export_file', arg_group=EXPORT, help='With --export, write the file here instead of to stdout.')
         c.argument('namespace', arg_group=WORKSPACE,
                    help='The Kubernetes namespace the workspace runs jobs and endpoints in; it must already exist.')
         c.argument('identity_type', arg_type=get_enum_type(['SystemAssigned', 'UserAssigned']), arg_group=WORKSPACE,

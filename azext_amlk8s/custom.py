@@ -450,7 +450,8 @@ def delete(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
 def attach(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, workspace, compute_name,
            extension_name='azureml', namespace='default', identity_type='SystemAssigned', user_assigned_identity=None,
            no_wait=False, kube_config=None, kube_context=None, arm_only=False, ids=None, where=None,
-           management_groups=None, subscriptions=None, cluster_types=None, max_parallel=None):
+           management_groups=None, subscriptions=None, cluster_types=None, max_parallel=None, export=None,
+           export_file=None):
     from azext_amlk8s import waiting, workspace as ws_rules
     from azext_amlk8s._transport import arm_send
     if _many(locals()):
@@ -466,6 +467,8 @@ def attach(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
     if state not in (None, 'retry'):
         raise ws_rules.refuse_other_target(name, state, ws)
     _namespace_gate(cmd, client, req, ws_rules.refuse_unready(client, req, workspace_body))
+    if req.export:
+        return ws_rules.exported(req, body)
     see = f'az ml compute show --name {shell_quote(name)} {ws.ml_args}'
     response = waiting.send_write(req.target.ref, None, 'PUT', lambda: arm_send(
         client, 'PUT', ws.compute_id(name), ws_rules.ML_API, body, allow_404=False), check=[

@@ -24,10 +24,12 @@ import json
 import re
 from typing import Dict, List, Optional
 
-from azext_amlk8s._constants import EXTENSION_TYPE, EXTENSIONS_API
+from azext_amlk8s._constants import EXTENSION_TYPE, EXTENSIONS_API, ML_API
 from azext_amlk8s.relay import RELAY_API
 
 FORMATS = ('arm', 'bicep', 'terraform', 'policy')
+ATTACH_FORMATS = ('arm', 'bicep', 'terraform')
+COMPUTES = 'Microsoft.MachineLearningServices/workspaces/computes'
 ARM_SCHEMA = 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#'
 # Kubernetes Extension Contributor (built-in role): create and manage cluster extensions; Contributor for the
 # Azure Relay an Arc cluster needs.
@@ -361,3 +363,60 @@ def render(fmt: str, exp: Export) -> str:
         return terraform(exp)
     refuse_policy_secrets(exp)
     return json.dumps(policy(exp), indent=2) + '\n'
+
+
+# --- attach: the workspace's Kubernetes compute -----------------------------------------------------------------------
+
+def compute(fmt: str, body: dict, workspace, compute_name: str) -> str:
+    """``attach --export``: the compute target attach would PUT (no Terraform resource exists for it: azapi)."""
+    if fmt == 'arm':
+        resource = dict({'type': COMPUTES, 'apiVersion': ML_API,
+                         'name': "[format('{0}/{1}', parameters('workspaceName'), parameters('computeName'))]"},
+                        **body)
+        template = {'$schema': ARM_SCHEMA, 'contentVersion': '1.0.0.0',
+                    'metadata': {'generator': 'az amlk8s attach --export arm'},
+                    'parameters': {'workspaceName': {'type': 'string', 'defaultValue': workspace.name},
+                                   'computeName': {'type': 'string', 'defaultValue': compute_name}},
+                    'resources': [resource]}
+        return json.dumps(template, indent=2) + '\n'
+    if fmt == 'bicep':
+        lines = [f'// The Kubernetes compute {compute_name} of workspace {workspace.name}, as az amlk8s checked it.',
+                 f'param workspaceName string = {_bicep_string(workspace.name)}',
+                 f'param computeName string = {_bicep_string(compute_name)}', '',
+                 f"resource workspace 'Microsoft.MachineLearningServices/workspaces@{ML_API}' existing = {{",
+                 '  name: workspaceName', '}', '', f"resource compute '{COMPUTES}@{ML_API}' = {{",
+                 '  parent: workspace', '  name: computeName']
+        for key, value in body.items():
+            lines.append(f'  {key}: {_bicep_json(value, 2)}')
+        return '\n'.join(lines + ['}', '', 'output computeId string = compute.id', ''])
+    body_text = json.dumps(body.get('properties') or {}, indent=2).replace('\n', '\n    ')
+    lines = [f'# The Kubernetes compute {compute_name} of workspace {workspace.name}, as az amlk8s checked it.',
+             '# The azurerm provider has no resource for it: azapi (Azure/azapi provider) sends the same body.', '',
+             f'resource "azapi_resource" {_hcl_string(param_name(compute_name))} {{',
+             f'  type      = "{COMPUTES}@{ML_API}"', f'  name      = {_hcl_string(compute_name)}',
+             f'  parent_id = {_hcl_string(workspace.resource_id)}',
+             f"  location  = {_hcl_string(body.get('location') or '')}"]
+    identity = body.get('identity') or {}
+    if identity:
+        lines += ['  identity {', f"    type = {_hcl_string(identity.get('type'))}"]
+        if identity.get('userAssignedIdentities'):
+            ids = ', '.join(_hcl_string(i) for i in identity['userAssignedIdentities'])
+            lines.append(f'    identity_ids = [{ids}]')
+        lines.append('  }')
+    lines += ['  body = {', f'    properties = {body_text}', '  }', '}', '']
+    return '\n'.join(lines)
+
+
+def _bicep_json(value, indent) -> str:
+    pad = ' ' * indent
+    if isinstance(value, dict):
+        inner = [f'{pad}  {_bicep_key(str(k))}: {_bicep_json(v, indent + 2)}' for k, v in value.items()]
+        return '{\n' + '\n'.join(inner) + f'\n{pad}}}' if inner else '{}'
+    if isinstance(value, list):
+        inner = [f'{pad}  {_bicep_json(v, indent + 2)}' for v in value]
+        return '[\n' + '\n'.join(inner) + f'\n{pad}]' if inner else '[]'
+    if value is None:
+        return 'null'
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return _bicep_value(value)

@@ -114,7 +114,7 @@ class DeleteRequest:
 
 
 @dataclass(frozen=True)
-class AttachRequest:
+class AttachRequest:  # pylint: disable=too-many-instance-attributes
     target: Target
     workspace: 'WorkspaceRef'
     compute_name: str
@@ -122,6 +122,8 @@ class AttachRequest:
     identity: dict                      # the compute's identity block
     no_wait: bool
     kube: KubeOptions = KubeOptions()   # to see that the namespace exists in the cluster
+    export: Optional[str] = None        # --export arm|bicep|terraform: every check, then the compute as a file
+    export_file: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -289,10 +291,15 @@ def delete(cmd, raw) -> DeleteRequest:
 def attach(cmd, raw) -> AttachRequest:
     from azext_amlk8s import workspace
     namespace = plain(raw.get('namespace')) or workspace.DEFAULT_NAMESPACE
+    export = (plain(raw.get('export')) or '').lower() or None
+    if raw.get('export_file') and not export:
+        from azure.cli.core.azclierror import RequiredArgumentMissingError
+        raise RequiredArgumentMissingError('--export-file needs --export (arm, bicep or terraform).',
+                                           'Add --export arm (or bicep, terraform).')
     return AttachRequest(target(cmd, raw), workspace_ref(raw), workspace.validate_compute_name(raw['compute_name']),
                          workspace.validate_namespace(namespace),
                          workspace.identity_of(plain(raw.get('identity_type')), raw.get('user_assigned_identity')),
-                         bool(raw.get('no_wait')), kube_options(raw))
+                         bool(raw.get('no_wait')), kube_options(raw), export, plain(raw.get('export_file')) or None)
 
 
 def detach(cmd, raw) -> DetachRequest:

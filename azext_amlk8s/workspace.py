@@ -345,6 +345,22 @@ def planned_attach(client, req):
     return wanted, read_compute(client, ws, req.compute_name), body
 
 
+def exported(req, body):
+    """attach --export: the compute as a file (or on stdout, as it is); nothing was sent."""
+    import sys
+    from azext_amlk8s import export
+    text = export.compute(req.export, body, req.workspace, req.compute_name)
+    if not req.export_file:
+        sys.stdout.write(text)
+        return None
+    from knack.log import get_logger
+    with open(req.export_file, 'w', encoding='utf-8') as handle:
+        handle.write(text)
+    get_logger(__name__).warning('Wrote the %s export of compute %s to %s; nothing was sent to Azure.', req.export,
+                                 req.compute_name, req.export_file)
+    return None
+
+
 def refuse_unready(client, req, workspace_body):
     """Refuse (nothing sent) unless the AzureML extension is Healthy (verify's verdict) and the workspace checks
     pass; returns the cluster's ARM body."""

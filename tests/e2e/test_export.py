@@ -218,3 +218,34 @@ def test_the_validators_catch_a_broken_export():
             "if": {"field": "type"}, "then": {"effect": "deployIfNotExists"}}}}, POLICY_DEFINITION)
     with pytest.raises(Exception):  # noqa: B017  (lark's own parse errors)
         hcl2.loads('resource "a" "b" {\n  x = {\n}\n')
+
+
+WS1 = ("/subscriptions/{sub}/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/ws1")
+ATTACH = "amlk8s attach -g rg-ml -c aks-with-ext -t aks --compute-name k8s-new --namespace azureml --workspace "
+
+
+def test_attach_exports_the_compute_for_each_tool_and_the_template_deploys_it(az, emu, tmp_path):
+    import hcl2
+    import jsonschema
+    from tests.schemas import DEPLOYMENT_TEMPLATE
+    workspace = WS1.format(sub=emu.subscription_id)
+    arm = az(ATTACH + workspace + " --export arm", expect=0)
+    clean(arm)
+    template = json.loads(arm.stdout)
+    jsonschema.validate(template, DEPLOYMENT_TEMPLATE)
+    [compute] = template["resources"]
+    assert compute["type"] == "Microsoft.MachineLearningServices/workspaces/computes"
+    assert compute["properties"]["computeType"] == "Kubernetes"
+    assert compute["properties"]["resourceId"] == emu.cluster_id("aks-with-ext")
+    assert compute["properties"]["properties"] == {"namespace": "azureml"}
+    bicep = az(ATTACH + workspace + " --export bicep", expect=0).stdout
+    assert "parent: workspace" in bicep and "computeType: 'Kubernetes'" in bicep
+    hcl = az(ATTACH + workspace + " --export terraform", expect=0).stdout
+    parsed = hcl2.loads(hcl)
+    assert 'resource "azapi_resource"' in hcl and parsed["resource"]
+    assert f'parent_id = "{workspace}"' in hcl and '"computeType": "Kubernetes"' in hcl
+
+    _deploy_template(az, tmp_path, "rg-ml", arm.stdout)
+    attached = az(["amlk8s", "attach", "-g", "rg-ml", "-c", "aks-with-ext", "-t", "aks", "--compute-name",
+                   "k8s-new", "--namespace", "azureml", "--workspace", workspace], expect=0)
+    assert attached.writes == [] and "No change" in attached.stderr      # the deployed compute is what attach sends
