@@ -69,6 +69,9 @@ examples:
   - name: Show the stages a rollout over a management group would take, without writing anything.
     text: >
         az amlk8s deploy --management-groups mg-ml --stages 1,50%,100% --enable-training true --dry-run -o table
+  - name: Give the checked extension as a Bicep file instead of deploying it (also arm, terraform, or policy for a deployIfNotExists definition); nothing is written to Azure.
+    text: >
+        az amlk8s deploy -g myrg -c myaks -t aks --enable-training true --export bicep --export-file azureml.bicep
   - name: Deploy on AKS with local accounts disabled and create the Trusted Access binding for a workspace.
     text: >
         az amlk8s deploy -g myrg -c myaks -t aks --enable-training --workspace /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.MachineLearningServices/workspaces/myws --create-trusted-access --yes
@@ -249,6 +252,9 @@ examples:
   - name: Attach an Arc cluster with a namespace and a user-assigned identity, without waiting.
     text: >
         az amlk8s attach -g myrg -c myarc -t connectedClusters --workspace /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.MachineLearningServices/workspaces/myws --compute-name arc-compute --namespace ml --identity-type UserAssigned --user-assigned-identity /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/myidentity --no-wait
+  - name: Give the compute target as Terraform (azapi_resource) instead of attaching.
+    text: >
+        az amlk8s attach -g myrg -c myaks -t managedClusters --workspace /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.MachineLearningServices/workspaces/myws --compute-name k8s-compute --export terraform
   - name: Attach every cluster in the list to one workspace, each as a compute named after its cluster.
     text: >
         az amlk8s attach --ids @clusters.txt --workspace /subscriptions/<subscription-id>/resourceGroups/myrg/providers/Microsoft.MachineLearningServices/workspaces/myws --compute-name "k8s-{cluster}" -o table
