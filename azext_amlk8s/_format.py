@@ -149,6 +149,12 @@ def extension_list_table(result):
                 [('Drift', '; '.join(f"{d.get('field')} {_cell(d.get('value')) or 'unset'} ({d.get('basis')} "
                                      f"{_cell(d.get('expected')) or 'unset'})" for d in r.get('drift') or []))]
                 if 'drift' in r else []) + [('Error', _cell(r.get('error'))[:60])]) for r in ordered]
+    if result and isinstance(result[0], dict) and 'complianceState' in result[0]:
+        # list --policy: each cluster's compliance.
+        many = _many_subscriptions(r.get('clusterId') for r in result)
+        return [OrderedDict(list(_cluster_cells(r.get('clusterId'), many).items()) + [
+            ('Compliance', _cell(r.get('complianceState'))), ('Assignment', _cell(r.get('policyAssignment'))),
+            ('Evaluated', _cell(r.get('timestamp')))]) for r in result]
     if result and isinstance(result[0], dict) and 'clusterId' in result[0] and 'name' not in result[0]:
         # list --missing: the clusters without an AzureML extension.
         many = _many_subscriptions(r.get('clusterId') for r in result)

@@ -168,6 +168,8 @@ examples:
     text: az amlk8s list --missing --management-groups mg-ml -o table
   - name: The AzureML extensions of the clusters tagged env=prod.
     text: az amlk8s list --where "tags.env == 'prod'" -o table
+  - name: Each cluster's compliance with the policy deploy --export policy made.
+    text: az amlk8s list --policy azureml-training -o table
   - name: The extensions whose version, release train or auto-upgrade differs from the rest of the fleet, or whose enableInference differs from True.
     text: az amlk8s list --drift enableInference=True -o table
 """

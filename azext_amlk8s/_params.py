@@ -286,6 +286,9 @@ def _many_clusters_arguments(loader):
                    help='List the AzureML extensions that differ from the rest: without values, in version, release '
                         'train or auto-upgrade from the majority; FIELD (a setting such as enableInference) compares '
                         'it with the majority too, FIELD=VALUE (version=1.1.88) with that value.')
+        c.argument('policy', arg_group=MANY,
+                   help="Each cluster's compliance with this Azure Policy (a definition's or an assignment's name, "
+                        'for example the one deploy --export policy made), from Resource Graph.')
         c.argument('missing', action='store_true', arg_group=MANY,
                    help='List the AKS and Azure Arc clusters (of the subscriptions, management groups, --where and '
                         '-g) that have no AzureML extension.')

@@ -56,7 +56,7 @@ def deploy(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
     facts = cluster.gather_facts(client, ref, cli_version=_cli_version(), versions_train=req.settings.version
                                  .release_train if req.settings.version.version else None)
     plan = planner.plan_deploy(req, settings, facts)
-    plan.blocking = _workspace_gate(cmd, client, req, plan.blocking, facts.local_accounts_disabled)
+    plan.blocking = _workspace_gate(cmd, client, req, plan, facts.local_accounts_disabled)
     seen = _in_cluster_gate(cmd, client, req, plan, facts)
     if plan.blocking:
         raise planner.blocked_error(ref, plan.blocking, 'cannot take the AzureML extension yet')
@@ -134,11 +134,12 @@ def _relay_connection(client, plan, ref, dry_run):
     return relay.ensure(client, plan.relay, ref.resource_id, progress=logger.warning)
 
 
-def _workspace_gate(cmd, client, req, blocking, local_accounts_off):
+def _workspace_gate(cmd, client, req, plan, local_accounts_off):
     """deploy --workspace: the workspace checks join the blocking ones; with --create-trusted-access a missing
-    binding is created (after confirmation) once nothing else blocks."""
+    binding is created (after confirmation) once nothing else blocks (--export: put in the export)."""
     from azext_amlk8s import workspace as ws_rules
     from azext_amlk8s.prereqs import FAIL
+    blocking = plan.blocking
     if req.workspace is None:
         return blocking
     ref = req.target.ref
@@ -148,6 +149,8 @@ def _workspace_gate(cmd, client, req, blocking, local_accounts_off):
     if remaining or not any(r.id == 'trusted-access' and r.status == FAIL for r in rows):
         return remaining
     if req.dry_run:
+        plan.trusted_access = (ws_rules.binding_name(req.workspace, facts.bindings), ws_rules.binding_body(
+            req.workspace, ws_rules.ml_binding_for(facts.bindings, req.workspace.resource_id)))
         logger.warning('Would create the Trusted Access binding: %s', ws_rules.trusted_access_command(
             req.workspace, ref, facts.bindings))
     else:
@@ -257,7 +260,7 @@ def wait(cmd, client, resource_group_name, cluster_name, cluster_type, *, extens
 
 def list_extensions(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *,
                     subscriptions=None, where=None, management_groups=None, cluster_types=None, missing=False,
-                    drift=None):
+                    drift=None, policy=None):
     from azext_amlk8s._constants import EXTENSIONS_API
     from azext_amlk8s._transport import arm_list
     from azext_amlk8s.cluster import extensions_path, get_cluster, is_azureml
@@ -589,6 +592,8 @@ def _fleet_list(cmd, client, args):
                                         '(--cluster-types aks or arc narrows them).')
     if args.get('missing'):
         return selection.missing(cmd, client, args)
+    if args.get('policy'):
+        return selection.policy_rows(cmd, client, args, logger.warning)
     rows = selection.extension_rows(cmd, client, args, say=logger.warning if args.get('subscriptions') else None,
                                     settings=args.get('drift') is not None)
     if args.get('drift') is None:

@@ -24,7 +24,7 @@ import json
 import re
 from typing import Dict, List, Optional
 
-from azext_amlk8s._constants import EXTENSION_TYPE, EXTENSIONS_API, ML_API
+from azext_amlk8s._constants import CONTAINER_SERVICE_API, EXTENSION_TYPE, EXTENSIONS_API, ML_API
 from azext_amlk8s.relay import RELAY_API
 
 FORMATS = ('arm', 'bicep', 'terraform', 'policy')
@@ -48,7 +48,8 @@ class Export:  # pylint: disable=too-few-public-methods,too-many-instance-attrib
     """What an export needs: the PUT body as deploy would send it, the cluster, the extension's name and the relay
     plan (Arc: the namespace and hybrid connection amlk8s would create)."""
 
-    def __init__(self, body, ref, name, relay=None):
+    def __init__(self, body, ref, name, relay=None, trusted_access=None):
+        self.trusted_access = trusted_access        # (name, body) of the Trusted Access binding to create
         self.properties = dict(body['properties'])
         self.identity = body.get('identity')
         self.ref, self.name, self.relay = ref, name, relay
@@ -115,6 +116,11 @@ def arm_template(exp: Export) -> dict:
             for key in _RELAY_KEYS:
                 protected[key] = f"[listKeys({rule[1:-1]}, '{RELAY_API}').primaryConnectionString]"
         depends.append(rule)
+    if exp.trusted_access is not None:
+        binding, binding_body = exp.trusted_access
+        resources.append(dict({'type': 'Microsoft.ContainerService/managedClusters/trustedAccessRoleBindings',
+                               'apiVersion': CONTAINER_SERVICE_API,
+                               'name': f"[format('{{0}}/{binding}', parameters('clusterName'))]"}, **binding_body))
     extension = {'type': 'Microsoft.KubernetesConfiguration/extensions', 'apiVersion': EXTENSIONS_API,
                  'name': "[parameters('extensionName')]",
                  'scope': f"[format('{exp.cluster_type}/{{0}}', parameters('clusterName'))]"}
@@ -190,6 +196,11 @@ def bicep(exp: Export) -> str:
         public.append(('relayserver.hybridConnectionResourceID', 'connection.id'))
         if exp.wired:
             protected += [(k, 'rule.listKeys().primaryConnectionString') for k in _RELAY_KEYS]
+    if exp.trusted_access is not None:
+        binding, binding_body = exp.trusted_access
+        lines += ['', "resource trustedAccess 'Microsoft.ContainerService/managedClusters/trustedAccessRoleBindings@"
+                  f"{CONTAINER_SERVICE_API}' = {{", '  parent: cluster', f'  name: {_bicep_string(binding)}',
+                  f"  properties: {_bicep_json(binding_body['properties'], 2)}", '}']
     props = [(k, _bicep_value(v)) for k, v in exp.properties.items() if k != 'scope']
     props.append(('scope', "{\n      cluster: {\n        releaseNamespace: 'azureml'\n      }\n    }"))
     props.append(('configurationSettings', '\n'.join(_bicep_object(public, 4))))
@@ -251,6 +262,13 @@ def terraform(exp: Export) -> str:
         if exp.wired:
             protected += [(k, 'azurerm_relay_hybrid_connection_authorization_rule.azureml.primary_connection_string')
                           for k in _RELAY_KEYS]
+    if exp.trusted_access is not None:
+        binding, binding_body = exp.trusted_access
+        roles = ', '.join(_hcl_string(r) for r in binding_body['properties']['roles'])
+        lines += ['', 'resource "azurerm_kubernetes_cluster_trusted_access_role_binding" "azureml" {',
+                  '  kubernetes_cluster_id = var.cluster_id', f'  name                  = {_hcl_string(binding)}',
+                  f'  roles                 = [{roles}]',
+                  f"  source_resource_id    = {_hcl_string(binding_body['properties']['sourceResourceId'])}", '}']
     lines += ['', f'resource "{kind}" "azureml" {{', f'  name              = {_hcl_string(exp.name)}',
               '  cluster_id        = var.cluster_id', f'  extension_type    = {_hcl_string(EXTENSION_TYPE)}',
               '  release_namespace = "azureml"',

@@ -27,6 +27,7 @@ class DeployPlan:  # pylint: disable=too-many-instance-attributes
     version: object                     # settings.VersionChoice
     relay: Optional[object] = None      # relay.RelayPlan: the Arc relay to find or create before the PUT
     notes: List[str] = field(default_factory=list)
+    trusted_access: Optional[tuple] = None  # (name, body) of the binding --create-trusted-access would create
 
 
 def resolve_settings(request):
@@ -100,7 +101,7 @@ def preview(request, plan: DeployPlan, body):
     if request.export is None:
         return dry_run_view(body, ref, name)
     from azext_amlk8s import export
-    text = export.render(request.export, export.Export(body, ref, name, plan.relay))
+    text = export.render(request.export, export.Export(body, ref, name, plan.relay, plan.trusted_access))
     if request.export_file:
         from knack.log import get_logger
         with open(request.export_file, 'w', encoding='utf-8') as handle:

@@ -324,3 +324,37 @@ def merged_arguments(args, row, number):
                 'too.', 'Give each setting either on the command line (the same for every cluster) or in the table.')
         merged[dest] = dict(given, **values)
     return merged
+
+
+# --- list --policy: compliance with a policy, from Resource Graph's policyresources ---------------------------------
+
+_POLICY_QUERY = (
+    "policyresources | where type =~ 'microsoft.policyinsights/policystates'"
+    " | where tostring(properties.policyDefinitionName) =~ {name}"
+    " or tostring(properties.policyAssignmentName) =~ {name}"
+    " | where tostring(properties.resourceType) in~ ('microsoft.containerservice/managedclusters',"
+    " 'microsoft.kubernetes/connectedclusters')"
+    " | project clusterId = tostring(properties.resourceId), complianceState = tostring(properties.complianceState),"
+    " policyAssignment = tostring(properties.policyAssignmentName),"
+    " policyDefinition = tostring(properties.policyDefinitionName), timestamp = tostring(properties.timestamp)"
+    " | order by clusterId asc")
+
+
+def policy_rows(cmd, client, args, say) -> List[dict]:
+    """list --policy NAME: each cluster's compliance with the policy (definition or assignment name), one row per
+    cluster and assignment; says how many comply."""
+    from azext_amlk8s import fleet
+    subscriptions, groups = scope(cmd, args)
+    name = str(args.get('policy'))
+    rows = fleet.throttled(lambda: fleet.graph_rows(client, _POLICY_QUERY.format(name=fleet.kql_string(name)),
+                                                    subscriptions, management_groups=groups))
+    for row in rows:
+        row['clusterType'] = 'connectedClusters' if 'connectedclusters' in str(row.get('clusterId')).lower() \
+            else 'managedClusters'
+    compliant = sum(1 for r in rows if str(r.get('complianceState')).lower() == 'compliant')
+    clusters = len({str(r.get('clusterId')).lower() for r in rows})
+    say(f'Policy {name}: {compliant} of {len(rows)} compliance states compliant, over {clusters} '
+        f"cluster{'' if clusters == 1 else 's'}." if rows else
+        f'Policy {name}: Resource Graph has no compliance state for any AKS or Arc cluster of the scope (not '
+        'assigned there, or not evaluated yet).')
+    return rows

@@ -249,3 +249,24 @@ def test_attach_exports_the_compute_for_each_tool_and_the_template_deploys_it(az
     attached = az(["amlk8s", "attach", "-g", "rg-ml", "-c", "aks-with-ext", "-t", "aks", "--compute-name",
                    "k8s-new", "--namespace", "azureml", "--workspace", workspace], expect=0)
     assert attached.writes == [] and "No change" in attached.stderr      # the deployed compute is what attach sends
+
+
+def test_an_export_with_create_trusted_access_carries_the_binding_and_its_template_deploys_both(az, emu, tmp_path):
+    workspace = WS1.format(sub=emu.subscription_id)
+    command = (f"amlk8s deploy -g rg-ml -c aks-nolocal -t aks --enable-training true --workspace {workspace} "
+               "--create-trusted-access")
+    arm = az(command + " --export arm", expect=0)
+    clean(arm)
+    template = json.loads(arm.stdout)
+    binding = template["resources"][0]
+    assert binding["type"] == "Microsoft.ContainerService/managedClusters/trustedAccessRoleBindings"
+    assert binding["properties"] == {"sourceResourceId": workspace,
+                                     "roles": ["Microsoft.MachineLearningServices/workspaces/mlworkload"]}
+    assert binding["name"] == "[format('{0}/aml-ws1', parameters('clusterName'))]"
+    assert "azurerm_kubernetes_cluster_trusted_access_role_binding" in az(command + " --export terraform",
+                                                                          expect=0).stdout
+    assert "parent: cluster\n  name: 'aml-ws1'" in az(command + " --export bicep", expect=0).stdout
+    _deploy_template(az, tmp_path, "rg-ml", arm.stdout)
+    again = az(command + " --dry-run -o json", expect=0)
+    assert "Would create the Trusted Access binding" not in again.stderr      # the deployment made it
+    assert emu.extension(cluster="aks-nolocal") is not None

@@ -298,3 +298,23 @@ def test_list_where_narrows_the_extensions_with_the_same_two_queries(az, fleet):
     assert len(graph_requests(result)) == len(graph_requests(today)) == 3       # extensions, clusters, subscriptions
     bad = az(f"amlk8s list --where \"tags.env ==\" --subscriptions {subs}")
     assert bad.exit_code == 2 and "argument --where" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_list_policy_shows_each_clusters_compliance_from_resource_graph(az, fleet):
+    ids = azureml_ids(fleet, fleet.subscription_id)[:3]
+    states = [{"resourceId": ids[0], "policyAssignmentName": "azureml-prod", "policyDefinitionName": "azureml-training",
+               "complianceState": "Compliant", "timestamp": "2026-12-07T01:00:00Z"},
+              {"resourceId": ids[1], "policyAssignmentName": "azureml-prod", "policyDefinitionName": "azureml-training",
+               "complianceState": "NonCompliant", "timestamp": "2026-12-07T01:00:00Z"},
+              {"resourceId": ids[2], "policyAssignmentName": "other", "policyDefinitionName": "other-def",
+               "complianceState": "NonCompliant", "timestamp": "2026-12-07T01:00:00Z"}]
+    with fleet.lock:
+        fleet.world.policy_states = states
+    result = az("amlk8s list --policy azureml-training -o json", expect=0)
+    assert [(r["clusterId"], r["complianceState"]) for r in result.json] == [(ids[0], "Compliant"),
+                                                                             (ids[1], "NonCompliant")]
+    assert "Policy azureml-training: 1 of 2 compliance states compliant, over 2 clusters." in result.stderr
+    by_assignment = az("amlk8s list --policy AZUREML-PROD -o table", expect=0).stdout
+    assert "NonCompliant" in by_assignment and ids[2].rsplit("/", 1)[-1] not in by_assignment
+    none = az("amlk8s list --policy nothing-here -o json", expect=0)
+    assert none.json == [] and "no compliance state" in none.stderr

@@ -10,8 +10,9 @@ uniqueString; "Extension resource types" for `scope`):
 - `PUT .../resourcegroups/{rg}/providers/Microsoft.Resources/deployments/{name}` with `{properties: {mode,
   template, parameters}}`: the parameters are bound (given values over defaults; a parameter with neither is
   400 InvalidTemplate), then every resource is expanded (expressions evaluated, `[[` kept literal) and sent, in the
-  template's order, through the world's own handler for its type, as if ARM had sent the PUT itself; an extension
-  resource's id is its `scope` plus its own segments. The deployment answers 200 with provisioningState Succeeded,
+  template's order, through the world's own handler for its type, as if ARM had sent the PUT itself, and the
+  resource's own operation is ended with its outcome (ARM waits for it); an extension resource's id is its `scope`
+  plus its own segments. The deployment answers 200 with provisioningState Succeeded,
   outputResources and the evaluated outputs; a resource the world refuses fails the deployment (its error nested
   as ARM nests it: DeploymentFailed with the resource's error in details).
 - `POST .../deployments/{name}/validate`: the same binding and expansion without sending anything.
@@ -269,6 +270,16 @@ class DeploymentsMixin:
                                     json.loads(json.dumps(sent)), route)
             if reply.status >= 300:
                 error = (reply.body or {}).get("error") or {"code": "Failed", "message": str(reply.status)}
+                return arm_error(400, "DeploymentFailed", "At least one resource deployment operation failed.",
+                                 details=[error])
+            # ARM waits for each resource's own operation; the emulator ends it at once, with its outcome.
+            op_id = self.active.get(rid.lower())
+            if op_id and self.ops[op_id].status == "InProgress":
+                self.complete(self.ops[op_id])
+            state = str(((self.get(rid) or {}).get("properties") or {}).get("provisioningState") or "")
+            if state.lower() == "failed":
+                error = ((self.get(rid) or {}).get("properties") or {}).get("errorInfo") or {
+                    "code": "ResourceDeploymentFailure", "message": f"The resource '{rid}' ended Failed."}
                 return arm_error(400, "DeploymentFailed", "At least one resource deployment operation failed.",
                                  details=[error])
             made.append({"id": rid})

@@ -49,7 +49,8 @@ GRAPH_ROUTES = [
 
 COLUMNS = ["id", "name", "type", "tenantId", "kind", "location", "resourceGroup", "subscriptionId", "managedBy",
            "sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"]
-TABLES = {"resources": COLUMNS, "resourcecontainers": COLUMNS, "kubernetesconfigurationresources": COLUMNS}
+TABLES = {"resources": COLUMNS, "resourcecontainers": COLUMNS, "kubernetesconfigurationresources": COLUMNS,
+          "policyresources": COLUMNS}
 MAX_TOP = 1000
 SNAPSHOT_LIMIT = 64
 
@@ -134,6 +135,8 @@ class GraphMixin:
                     rows.append(self._resource_row(body))
             elif _KC_PROVIDER in key and key.split(_KC_PROVIDER, 1)[1].count("/") == 1:
                 rows.append(self._kc_row(body, key))
+        if table == "policyresources":
+            rows += self._policy_rows(subscriptions)
         if table == "resourcecontainers":
             known = {r["id"].lower() for r in rows}
             for sub in self.subscriptions.values():
@@ -142,6 +145,29 @@ class GraphMixin:
                     rows.insert(0, self._row(sid, sub["name"], "microsoft.resources/subscriptions", sub["id"], "",
                                              {"subscriptionId": sub["id"], "tenantId": sub["tenant_id"],
                                               "state": sub["state"]}, tenant=sub["tenant_id"]))
+        return rows
+
+    def _policy_rows(self, subscriptions):
+        """policyresources: the world's policy states (`policy_states`: resourceId, policyAssignmentName,
+        policyDefinitionName, complianceState), as rows of type microsoft.policyinsights/policystates whose
+        properties carry those fields, the resource's type and a timestamp (Resource Graph's policy samples)."""
+        rows = []
+        for state in getattr(self, "policy_states", None) or []:
+            resource = str(state.get("resourceId") or "")
+            parts = resource.split("/")
+            sub = parts[2] if len(parts) > 2 else ""
+            if sub.lower() not in subscriptions:
+                continue
+            key = hashlib.sha256(f"{resource}|{state.get('policyAssignmentName')}".lower().encode()).hexdigest()[:32]
+            rtype = f"{parts[6]}/{parts[7]}".lower() if len(parts) > 7 else ""
+            properties = {"resourceId": resource, "resourceType": rtype, "timestamp": state.get("timestamp", ""),
+                          "complianceState": state.get("complianceState", "NonCompliant"),
+                          "policyAssignmentName": state.get("policyAssignmentName", ""),
+                          "policyDefinitionName": state.get("policyDefinitionName", ""),
+                          "policyDefinitionAction": state.get("policyDefinitionAction", "deployifnotexists")}
+            rows.append(self._row(f"/subscriptions/{sub}/providers/microsoft.policyinsights/policystates/{key}", key,
+                                  "microsoft.policyinsights/policystates", sub, parts[4] if len(parts) > 4 else "",
+                                  properties))
         return rows
 
     def _row(self, rid, name, rtype, sub, rg, properties, body=None, tenant=None, location=None):

@@ -189,6 +189,8 @@ class World(MachineLearningMixin, GraphMixin, DeploymentsMixin):
                 "tenant_id": sub.get("tenant_id") or scenarios.TENANT_ID, "state": sub.get("state", "Enabled")})
         # Management groups (id -> {displayName, parent, subscriptions}): Resource Graph's managementGroups scope.
         self.management_groups = dict(spec.get("management_groups") or {})
+        # Azure Policy's compliance states, as Resource Graph's policyresources table shows them (graph.py).
+        self.policy_states = list(spec.get("policy_states") or [])
         first = next(iter(self.subscriptions.values()))
         self.subscription_id = first["id"]
         self.subscription_name = first["name"]
