@@ -6,6 +6,7 @@
   `emu.settings(retry_after_ms=None)`.
 - `kube`: the session's Kubernetes API emulator (tests/emulator/kube), emptied before each test that asks for it,
   with helpers to give an ARM cluster its Kubernetes API (harness.KubeWorld).
+- `fleet`: the `fleet` world (three subscriptions, management groups), all three in az's profile.
 - `az`: run az against it, e.g. `az("amlk8s show -g rg-ml -c aks-with-ext", expect=0)`; see harness.py.
   Each test gets its own seeded config dir and HOME under tmp_path; AZURE_EXTENSION_DEV_SOURCES points
   at a session folder holding a symlink to azext_amlk8s and a hand-written egg-info.
@@ -88,3 +89,13 @@ def pytest_runtest_makereport(item, call):
         if isinstance(world, KubeWorld):
             lines = [r.line() for r in world.emulator.requests()] or ["(no requests)"]
             report.sections.append(("Kubernetes API requests", "\n".join(lines[-200:])))
+
+
+@pytest.fixture
+def fleet(emu, az):
+    """The fleet world (three subscriptions), with all three in az's profile as `az login` would list them."""
+    emu.reset("fleet")
+    emu.settings(retry_after_ms=50)
+    azconfig.seed_config_dir(az.config_dir, emu.base_url, emu.subscription_id, emu.tenant_id,
+                             extra_subscriptions=[s for s in emu.subscriptions if s != emu.subscription_id])
+    return emu

@@ -3,19 +3,7 @@ check, verify, show, deploy, update and delete (a mix of healthy, failed, missin
 confirmation for the whole list; a rollout that can be re-run)."""
 # pylint: disable=missing-docstring,redefined-outer-name
 
-import pytest
-
-from tests.emulator import azconfig, scenarios
-
-
-@pytest.fixture
-def fleet(emu, az):
-    """The fleet world (three subscriptions), with all three in az's profile as `az login` would list them."""
-    emu.reset("fleet")
-    emu.settings(retry_after_ms=50)
-    azconfig.seed_config_dir(az.config_dir, emu.base_url, emu.subscription_id, emu.tenant_id,
-                             extra_subscriptions=[s for s in emu.subscriptions if s != emu.subscription_id])
-    return emu
+from tests.emulator import scenarios
 
 
 def bare_clusters(emu):

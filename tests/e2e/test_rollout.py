@@ -6,18 +6,8 @@
 import pytest
 
 from tests.e2e.test_fleet import azureml_ids, bare_clusters, graph_requests
-from tests.emulator import azconfig
 
 CLUSTER_TYPES = ("microsoft.containerservice/managedclusters", "microsoft.kubernetes/connectedclusters")
-
-
-@pytest.fixture
-def fleet(emu, az):
-    emu.reset("fleet")
-    emu.settings(retry_after_ms=50)
-    azconfig.seed_config_dir(az.config_dir, emu.base_url, emu.subscription_id, emu.tenant_id,
-                             extra_subscriptions=[s for s in emu.subscriptions if s != emu.subscription_id])
-    return emu
 
 
 def clusters(emu, keep=lambda body: True):
