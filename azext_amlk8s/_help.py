@@ -132,6 +132,10 @@ examples:
     text: az amlk8s verify -g myrg -c myarc -t connectedClusters --kube-config ~/.kube/config --kube-context onprem
   - name: Verify from Azure Resource Manager only.
     text: az amlk8s verify -g myrg -c myaks -t managedClusters --arm-only
+  - name: Write a redacted support bundle for Microsoft support (the report, the resources, the workloads, events and logs of pods that fail).
+    text: az amlk8s verify -g myrg -c myaks -t managedClusters --collect azureml-support.zip
+  - name: One support bundle per cluster, into a folder.
+    text: az amlk8s verify --ids @clusters.txt --collect ./bundles --collect-max-mb 20
 """
 
 helps['amlk8s show'] = """

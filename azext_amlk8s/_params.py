@@ -98,6 +98,14 @@ def load_arguments(loader, _):
 
     with loader.argument_context('amlk8s verify') as c:
         c.ignore('live_args')       # verify's **live_args: --grace and --fail-fast arrive there
+        c.argument('collect', arg_group='Support bundle',
+                   help='Also write a support bundle, redacted: a .zip file, or a directory (with --ids, a directory '
+                        'with one archive per cluster). It holds the report, the extension and cluster resources, and '
+                        'from the cluster (read-only) its workloads, events, the health-check report, nodes, instance '
+                        'types, the Helm release metadata and the logs of pods that are not ready or restarted; '
+                        'manifest.json says what was read and what could not be. Secrets are never collected.')
+        c.argument('collect_max_mb', type=int, arg_group='Support bundle',
+                   help='With --collect, the most the bundle may hold, in MB. Default: 50.')
         c.argument('wait', action='store_true',
                    help='Wait for the extension to reach a terminal state (Succeeded or Failed), showing progress, '
                         'before reporting.')

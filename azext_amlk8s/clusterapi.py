@@ -9,7 +9,7 @@ The API server is read only when the cluster is proven: a kubeconfig for another
 exit code 1 before anything else is read from it.
 """
 
-from azext_amlk8s import incluster, kube, running
+from azext_amlk8s import health, incluster, kube, running
 from azext_amlk8s._text import shell_quote
 from azext_amlk8s.settings import installed_key_findings
 
@@ -84,7 +84,6 @@ def before_write(cmd, client, facts, request, settings, *, public=None):
 
 def after_write(cmd, client, facts, options, extension, *, ctx, seen=None):
     """(the report's inCluster section, its findings) for an extension resource; ``seen`` reuses deploy's access."""
-    from azext_amlk8s import health
     props = (extension or {}).get('properties') or {}
     settings = props.get('configurationSettings') or {}
     expected = health.expected_components(settings, facts.ref.cluster_type, ctx.extension_name)
@@ -104,3 +103,31 @@ def after_write(cmd, client, facts, options, extension, *, ctx, seen=None):
     judged = (running.settings_against_nodes(settings, access.bodies, target)
               + running.other_stack_findings(access.bodies, settings, ctx)) if access.is_read else []
     return section, findings + judged + installed_key_findings(settings, target)
+
+
+def collect(cmd, client, req, cluster_body, *, extension, report, many=False):
+    """verify --collect: the support bundle for this cluster (bundle.py), written to ``req.collect`` (with --ids a
+    folder holding one archive per cluster); the cluster's part read here, GET only."""
+    import os
+    from knack.log import get_logger
+    from azext_amlk8s import bundle
+    from azext_amlk8s.cluster import facts_from_bodies
+    ref = req.target.ref
+    facts = facts_from_bodies(ref, cluster_body or {})
+    target = req.collect
+    if many:
+        target = os.path.join(target, f'{ref.cluster_name}-{ref.resource_group}.zip')
+        os.makedirs(req.collect, mode=0o700, exist_ok=True)
+    result = bundle.Bundle(req.collect_max_mb)
+    result.add_json('report.json', report, 'az amlk8s verify')
+    result.add('report.txt', bundle.scrub(health.failure_message(report)) + '\n', 'az amlk8s verify')
+    result.add_json('azure/extension.json', extension, f'ARM GET {ref.extension_id(req.target.extension_name)}')
+    result.add_json('azure/cluster.json', bundle.cluster_fields(cluster_body), f'ARM GET {ref.resource_id}')
+    access, proof = look(cmd, client, facts, req.kube, bundle.paths(ref.is_arc))
+    if access.is_read:
+        kube.read(access, bundle.log_paths(access.bodies))
+    bundle.fill(result, access, proof)
+    written = result.write(target)
+    get_logger(__name__).warning('Support bundle: %s (%d files, %d bytes; manifest.json says what was read).',
+                                 written, len(result.files), result.size)
+    return written

@@ -277,8 +277,9 @@ def list_extensions(cmd, client, resource_group_name=None, cluster_name=None, cl
 def verify(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name='azureml',
            wait=False, timeout=None, workspace=None,  # pylint: disable=redefined-outer-name
            kube_config=None, kube_context=None, arm_only=False, ids=None, where=None, management_groups=None,
-           subscriptions=None, cluster_types=None, max_parallel=None, **live_args):
-    from azext_amlk8s import health, waiting
+           subscriptions=None, cluster_types=None, max_parallel=None, collect=None, collect_max_mb=None,
+           **live_args):
+    from azext_amlk8s import clusterapi, health, waiting
     from azext_amlk8s._constants import TERMINAL_STATES
     from azext_amlk8s.cluster import cluster_and_siblings, extension_not_found, read_extension, state_of
     if _many(locals()):
@@ -298,6 +299,8 @@ def verify(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
     ctx = waiting.health_context(ref, name)
     report = health.build_report(extension, ctx, cluster_body, others, in_cluster=_inside(
         cmd, client, req, cluster_body, extension=extension, ctx=ctx, seen=seen))
+    if req.collect:
+        clusterapi.collect(cmd, client, req, cluster_body, extension=extension, report=report, many=_in_fleet())
     error = _verify_error(client, req, report)
     if error is not None:
         waiting.fail_after_output(cmd, error)

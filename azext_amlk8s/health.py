@@ -685,6 +685,15 @@ def redact_line(text: str, limit: int = 240) -> str:
     return _trim(_one_line(text), limit)
 
 
+def redact_text(text: str) -> str:
+    """A whole text (a log, a configmap value) with what redact_line removes taken out, its lines kept."""
+    text = _redact(_str(text))
+    text = re.sub(r'(?i)(bearer\s+|token["\s:=]+)[A-Za-z0-9._~+/=-]{16,}', r'\1[redacted]', text)
+    text = re.sub(r'(?i)((?:client[_-]?secret|api[_-]?key|access[_-]?key|secret)["\s:=]+)[^\s"\',;]{8,}',
+                  r'\1[redacted]', text)
+    return re.sub(r'[A-Za-z0-9+/_-]{40,}={0,2}', '[redacted]', text)
+
+
 def _redact(text: str) -> str:
     for pattern, replacement in _REDACTIONS:
         text = pattern.sub(replacement, text)

@@ -102,6 +102,8 @@ class VerifyRequest:
     timeout: Optional[int]
     workspace: Optional['WorkspaceRef'] = None  # --workspace: also report its computes on this cluster
     kube: KubeOptions = KubeOptions()
+    collect: Optional[str] = None               # --collect FILE.zip|DIR: the support bundle
+    collect_max_mb: int = 50
 
 
 @dataclass(frozen=True)
@@ -274,7 +276,12 @@ def verify(cmd, raw) -> VerifyRequest:
         raise InvalidArgumentValueError('--timeout applies only with --wait.', 'Add --wait or drop --timeout.')
     if timeout is not None and timeout <= 0:
         raise InvalidArgumentValueError('--timeout must be a positive number of seconds.', 'For example --timeout 600.')
-    return VerifyRequest(target(cmd, raw), wait, timeout, workspace_ref(raw), kube_options(raw))
+    limit = plain(raw.get('collect_max_mb'))
+    if limit is not None and (not raw.get('collect') or limit < 1):
+        raise InvalidArgumentValueError('--collect-max-mb applies to --collect and must be 1 or more.',
+                                        'For example --collect bundle.zip --collect-max-mb 20.')
+    return VerifyRequest(target(cmd, raw), wait, timeout, workspace_ref(raw), kube_options(raw),
+                         plain(raw.get('collect')) or None, limit or 50)
 
 
 def delete(cmd, raw) -> DeleteRequest:
