@@ -93,7 +93,7 @@ def after_write(cmd, client, facts, options, extension, *, ctx, seen=None):
         kube.read(access, running.after_paths(facts.ref.is_arc))
     else:
         access, proof = look(cmd, client, facts, options, running.after_paths(facts.ref.is_arc))
-    kube.read(access, running.crash_log_paths(access.bodies))     # why the crash-looping pods crash
+    kube.read_each(access, running.crash_log_paths(access.bodies))    # why they crash; a slow log costs only itself
     state = str(props.get('provisioningState') or '').lower()
     section, findings = running.after_report(access, proof, access.bodies, expected, ctx=ctx, inference=inference,
                                              fresh=running.fresh_report_keys(extension),
@@ -124,8 +124,7 @@ def collect(cmd, client, req, cluster_body, *, extension, report, many=False):
     result.add_json('azure/extension.json', extension, f'ARM GET {ref.extension_id(req.target.extension_name)}')
     result.add_json('azure/cluster.json', bundle.cluster_fields(cluster_body), f'ARM GET {ref.resource_id}')
     access, proof = look(cmd, client, facts, req.kube, bundle.paths(ref.is_arc))
-    if access.is_read:
-        kube.read(access, bundle.log_paths(access.bodies))
+    kube.read_each(access, bundle.log_paths(access.bodies))       # a slow log costs only itself
     bundle.fill(result, access, proof)
     written = result.write(target)
     get_logger(__name__).warning('Support bundle: %s (%d files, %d bytes; manifest.json says what was read).',

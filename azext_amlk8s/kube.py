@@ -485,6 +485,23 @@ def read(access, paths):
     return access
 
 
+def read_each(access, paths):
+    """Read ``paths`` into ``access.bodies`` one outcome each: a path whose server does not answer in time becomes
+    a ``Denied`` of its own (status 0), and the access stays read (the support bundle's logs: a slow kubelet must not
+    cost what was already read)."""
+    if not access.is_read or not paths:
+        return access
+
+    def one(path):
+        try:
+            return access.reader.get(path)
+        except Unreachable as ex:
+            return Denied(0, str(ex))
+    with ThreadPoolExecutor(max_workers=min(KUBE_PARALLEL_READS, len(paths))) as pool:
+        access.bodies.update(zip(paths, pool.map(one, paths)))
+    return access
+
+
 def path_of(namespace, plural, name=None, group=None, *, version='v1', query=None, metadata_only=False):
     """The REST path of a resource collection or object (group None: the core API); ``metadata_only`` marks it to be
     read as metadata only (``METADATA_ONLY``)."""

@@ -120,3 +120,18 @@ def test_ids_write_one_archive_per_cluster_into_a_folder(az, kube, emu, tmp_path
     for name in os.listdir(folder):
         files, _ = _files(folder / name)
         assert "report.json" in files and "manifest.json" in files
+
+
+def test_a_log_that_does_not_answer_in_time_is_left_out_and_the_rest_is_kept(az, kube, tmp_path):
+    from azext_amlk8s._constants import KUBE_READ_TIMEOUT
+    objects, logs, pod = _failing_world()
+    kube.aks("aks-with-ext", objects, logs=logs)
+    kube.emulator.cluster("aks-with-ext").log_delay = KUBE_READ_TIMEOUT + 1.0     # a kubelet that hangs
+    target = tmp_path / "bundle.zip"
+    result = az(VERIFY + f" --collect {target}", expect=1)
+    assert "Traceback" not in result.stderr and result.duration < 3 * KUBE_READ_TIMEOUT, result.describe()
+    files, _ = _files(target)
+    manifest = json.loads(files["manifest.json"])["files"]
+    unread = [m for m in manifest if m["status"] == "not read" and "/log" in m["source"]]
+    assert unread and all(pod in m["source"] for m in unread) and not [n for n in files if n.startswith("logs/")]
+    assert "cluster/azureml-pods.json" in files and "cluster/nodes.json" in files          # the rest was kept

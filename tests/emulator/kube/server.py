@@ -176,6 +176,7 @@ class Cluster:
         self.failing = []
         self.set_failing(failing)
         self.page_size = page_size
+        self.log_delay = 0.0          # seconds a pod log takes to answer (a slow kubelet), for the clients' timeouts
         self.logs = {}
         for target, text in (logs or {}).items():
             namespace, pod = target[0], target[1]
@@ -638,6 +639,8 @@ class KubeEmulator(Served):
         if container is not None and containers and container not in containers:
             raise KubeError(400, "BadRequest", f"container {container} is not valid for pod {meta['name']}")
         container = container or (containers[0] if containers else None)
+        if cluster.log_delay:
+            time.sleep(cluster.log_delay)
         text = cluster.logs.get((meta["namespace"], meta["name"], container))
         if text is None:
             text = cluster.logs.get((meta["namespace"], meta["name"], None), "")
