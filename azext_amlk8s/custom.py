@@ -384,13 +384,14 @@ def _plan_update(cmd, client, raw, quiet=False):
     return req, plan, choice, props
 
 
-def _risky_updates(cmd, refs, args, parallel):
+def _risky_updates(cmd, refs, args_for, parallel):
     """update --ids asks once, and only when the update disturbs workloads somewhere: the clusters and what changes
-    there. Clusters whose plan fails are left to the update itself, which reports them."""
+    there (``args_for(ref)``: that cluster's arguments, with its row of an --ids table). Clusters whose plan fails
+    are left to the update itself, which reports them."""
     from azext_amlk8s import fleet
 
     def impacts(client, ref):
-        planned = _plan_update(cmd, client, dict(args, resource_group_name=ref.resource_group,
+        planned = _plan_update(cmd, client, dict(args_for(ref), resource_group_name=ref.resource_group,
                                                  cluster_name=ref.cluster_name, cluster_type=ref.cluster_type),
                                quiet=True)
         return [description for description, _ in planned[1].impacts] if isinstance(planned, tuple) else []
@@ -554,15 +555,16 @@ def _each(cmd, handler, raw, confirm=None):
         return verify(cmd, client, ref.resource_group, ref.cluster_name, ref.cluster_type,
                       extension_name=name or raw.get('extension_name') or 'azureml')
     return rollout.each(cmd, handler, raw, gate=gate, say=logger.warning, confirm=(
-        (lambda refs, args, parallel: _confirm_once(cmd, refs, args, confirm, parallel)) if confirm else None))
+        (lambda refs, args, parallel, args_for: _confirm_once(cmd, refs, args, confirm, parallel, args_for=args_for))
+        if confirm else None))
 
 
-def _confirm_once(cmd, refs, args, confirm, parallel):
+def _confirm_once(cmd, refs, args, confirm, parallel, *, args_for=None):
     """One question for the whole --ids list: every cluster for delete; for update (``confirm`` a function) only
     the clusters where it disturbs workloads, with what changes there, and no question when there are none."""
     from azext_amlk8s import waiting
     if callable(confirm):
-        risky = confirm(cmd, refs, args, parallel)
+        risky = confirm(cmd, refs, args_for or (lambda ref: args), parallel)
         if not risky:
             return
         what = 'Update'

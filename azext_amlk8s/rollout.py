@@ -302,8 +302,9 @@ def forwarded(handler, raw) -> dict:
 
 
 def each(cmd, handler, raw, *, confirm, gate, say):
-    """The command ``handler`` for each target (one wave, or ``--stages``); ``confirm(refs, args, parallel)`` asks
-    once before anything is sent; ``gate(client, ref, name)`` verifies a cluster after its stage."""
+    """The command ``handler`` for each target (one wave, or ``--stages``); ``confirm(refs, args, parallel,
+    args_for)`` asks once before anything is sent (``args_for(ref)``: a cluster's own arguments); ``gate(client, ref,
+    name)`` verifies a cluster after its stage."""
     from azext_amlk8s import fleet, waiting
     from azext_amlk8s.request import plain
     refs, values = targets(cmd, raw, say)
@@ -311,7 +312,9 @@ def each(cmd, handler, raw, *, confirm, gate, say):
     rows = per_cluster(cmd, handler, refs, values, args)
     parallel = plain(raw.get('max_parallel'))
     if confirm:
-        confirm(refs, args, parallel or fleet.DEFAULT_PARALLEL)
+        confirm(refs, args, parallel or fleet.DEFAULT_PARALLEL, lambda ref: rows.get(ref.resource_id.lower(), args))
+        for row in rows.values():       # the one answer holds for every cluster, table rows included
+            row['yes'] = args.get('yes')
 
     def job(client, ref):
         return handler(cmd, client, ref.resource_group, ref.cluster_name, ref.cluster_type,

@@ -308,3 +308,18 @@ def test_list_policy_shows_each_clusters_compliance_from_resource_graph(az, flee
     assert "NonCompliant" in by_assignment and ids[2].rsplit("/", 1)[-1] not in by_assignment
     none = az("amlk8s list --policy nothing-here -o json", expect=0)
     assert none.json == [] and "no compliance state" in none.stderr
+
+
+def test_update_with_a_table_asks_about_each_rows_own_change_and_one_yes_covers_every_row(az, fleet, tmp_path):
+    ids = [i for i in azureml_ids(fleet, fleet.subscription_id)
+           if (fleet.extension(i.rsplit("/", 1)[-1]) or {}).get("properties", {}).get("provisioningState")
+           == "Succeeded" and (fleet.extension(i.rsplit("/", 1)[-1]) or {}).get("name") == "azureml"][:2]
+    table = _table(tmp_path, ["id,nodeSelector", f"{ids[0]},pool=a", f"{ids[1]},pool=b"])
+    refused = az(["amlk8s", "update", "--ids", table])
+    assert refused.exit_code != 0 and refused.writes == [], refused.describe()
+    said = " ".join(refused.stderr.split())
+    assert "affects active jobs or endpoints on 2 of the 2 clusters" in said and "--yes" in said
+    result = az(["amlk8s", "update", "--ids", table, "--yes"], expect=0)
+    patched = {w.path.split("/providers/Microsoft.KubernetesConfiguration")[0].lower():
+               w.body["properties"]["configurationSettings"] for w in result.writes if w.method == "PATCH"}
+    assert patched[ids[0].lower()]["nodeSelector.pool"] == "a" and patched[ids[1].lower()]["nodeSelector.pool"] == "b"
