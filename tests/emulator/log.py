@@ -7,6 +7,8 @@ repr/str, `to_dict()` and every file log replace secret values with "<redacted>"
 - the kubeconfigs of AKS listClusterUserCredential/listClusterAdminCredential answers (and of
   /_emulator/kubeconfig requests),
 - managed-identity access tokens,
+- the values of a template deployment's `secureString`/`secureObject` parameters (ARM never logs or returns them:
+  "Use secure strings and objects", ARM template best practices),
 - and, wherever they appear, `SharedAccessKey=...` parts and PEM private-key blocks.
 """
 
@@ -31,8 +33,30 @@ KINDS = ("token", "arm", "poll", "graph", "control")
 WRITE_METHODS = ("PUT", "PATCH", "DELETE")
 
 
+_SECURE_TYPES = {"securestring", "secureobject"}
+
+
+def _secure_parameter_names(properties):
+    """The parameters a deployment's template declares secure (type secureString or secureObject)."""
+    declared = properties.get("template") if isinstance(properties.get("template"), dict) else {}
+    declared = declared.get("parameters") if isinstance(declared.get("parameters"), dict) else {}
+    return {name for name, spec in declared.items()
+            if isinstance(spec, dict) and str(spec.get("type", "")).lower() in _SECURE_TYPES}
+
+
+def _redact_deployment(properties):
+    """Deployment properties with the secure parameters' values replaced; the rest redacted as usual."""
+    secure = _secure_parameter_names(properties)
+    out = {key: redact(item) for key, item in properties.items() if key != "parameters"}
+    out["parameters"] = {name: ({"value": REDACTED} if name in secure else redact(item))
+                         for name, item in properties["parameters"].items()}
+    return out
+
+
 def redact(value):
     """A deep copy of `value` with secrets replaced by "<redacted>"."""
+    if isinstance(value, dict) and isinstance(value.get("parameters"), dict) and "template" in value:
+        return _redact_deployment(value)
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
@@ -53,6 +77,20 @@ def redact(value):
     if isinstance(value, str):
         return _PEM_KEY.sub(REDACTED, _SAS.sub(r"\1" + REDACTED, value))
     return copy.deepcopy(value)
+
+
+_UNQUOTED_TEMPLATE = re.compile(r'([{,]\s*)template:')
+
+
+def _deployment_body(path, body):
+    """A template deployment's body as JSON, so its secure parameters can be redacted: azure-cli sends the
+    template's key unquoted (``{"properties": {template: {...}, ...}}``), which leaves the body a string."""
+    if not isinstance(body, str) or "/providers/microsoft.resources/deployments/" not in path.lower():
+        return body
+    try:
+        return json.loads(_UNQUOTED_TEMPLATE.sub(r'\1"template":', body, count=1))
+    except ValueError:
+        return REDACTED
 
 
 @dataclass(repr=False)
@@ -102,8 +140,9 @@ class Request:
         return self.kind == "arm" and (self.method in ("GET", "HEAD") or self.is_list_keys)
 
     def to_dict(self, redacted=True):
+        body = _deployment_body(self.path, self.body) if redacted else self.body
         data = {"seq": self.seq, "time": self.time, "method": self.method, "path": self.path,
-                "query": dict(self.query), "body": self.body, "status": self.status, "kind": self.kind,
+                "query": dict(self.query), "body": body, "status": self.status, "kind": self.kind,
                 "fault": self.fault, "unknown": self.unknown, "host": self.host, "response": self.response}
         return redact(data) if redacted else copy.deepcopy(data)
 

@@ -683,3 +683,23 @@ def test_standalone_mode(tmp_path):
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_a_deployments_secure_parameters_never_reach_the_log(emu, arm):
+    """ARM never logs or returns secureString/secureObject parameter values; the emulator's log does the same,
+    also for azure-cli's body, whose `template` key is unquoted (the body is then logged as text)."""
+    path = (f"/subscriptions/{emu.subscription_id}/resourceGroups/rg-ml/providers/Microsoft.Resources/deployments/d1"
+            "?api-version=2022-09-01")
+    template = {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+                "contentVersion": "1.0.0.0", "resources": [],
+                "parameters": {"key": {"type": "secureString"}, "cname": {"type": "string"}}}
+    properties = {"mode": "Incremental", "parameters": {"key": {"value": "TOP-SECRET-KEY"},
+                                                        "cname": {"value": "ml.contoso.com"}}}
+    unquoted = '{"properties": {template: ' + json.dumps(template) + ", " + json.dumps(properties)[1:] + "}"
+    for body in (json.dumps({"properties": dict(properties, template=template)}), unquoted):
+        arm.session.put(emu.base_url + path, data=body, headers={"Content-Type": "application/json"}, timeout=10)
+    logged = [r for r in emu.requests() if r.method == "PUT"]
+    assert len(logged) == 2
+    for record in logged:
+        assert "TOP-SECRET-KEY" not in record.to_json() and "ml.contoso.com" in record.to_json()
+    assert "TOP-SECRET-KEY" not in Path(emu.log_path).read_text()
