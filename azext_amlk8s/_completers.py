@@ -61,7 +61,7 @@ def extension_names(cmd, prefix, namespace, **kwargs):  # pylint: disable=unused
 
 @Completer
 def check_ids(cmd, prefix, namespace, **kwargs):  # pylint: disable=unused-argument
-    from azext_amlk8s.prereqs import ALL_CHECK_IDS
+    from azext_amlk8s.rules.prereqs import ALL_CHECK_IDS
     return list(ALL_CHECK_IDS)
 
 

@@ -38,6 +38,7 @@ RESOURCES_API = '2022-09-01'                 # resource groups, providers
 SKUS_API = '2021-07-01'                      # Microsoft.Compute/skus
 RESOURCE_GRAPH_API = '2022-10-01'            # Microsoft.ResourceGraph/resources
 ML_API = '2024-10-01'                        # Microsoft.MachineLearningServices workspaces and computes
+RELAY_API = '2021-11-01'                     # Microsoft.Relay namespaces, hybridConnections, authorizationRules
 
 # --- Provisioning states --------------------------------------------------------------------------------------------
 # Lower-case states of an operation that is still running (the service's and the ARM generic ones).

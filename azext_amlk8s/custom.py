@@ -18,7 +18,7 @@ handlers as ``**settings_args``.
 
 from knack.log import get_logger
 
-from azext_amlk8s import request as requests
+from azext_amlk8s.inputs import request as requests
 from azext_amlk8s._constants import POLLING_INTERVAL
 from azext_amlk8s._text import shell_quote
 from azext_amlk8s._transport import as_sdk_model, json_stream
@@ -46,7 +46,9 @@ def deploy(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
            ignore_checks=None, dry_run=False, no_wait=False, kube_config=None, kube_context=None, arm_only=False,
            ids=None, where=None, management_groups=None, subscriptions=None, cluster_types=None, max_parallel=None,
            stages=None, max_failures=None, stage_wait=None, **settings_args):
-    from azext_amlk8s import cluster, live, plan as planner, waiting
+    from azext_amlk8s.act import live, waiting
+    from azext_amlk8s.facts import cluster
+    from azext_amlk8s.rules import plan as planner
     if _many(locals()):
         return _each(cmd, deploy, dict(locals(), **settings_args))
     req = requests.deploy(cmd, dict(locals(), **settings_args))
@@ -67,7 +69,7 @@ def deploy(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
         return 'skipped', as_sdk_model(unchanged)
     body = planner.extension_body(plan, ref, _relay_connection(client, plan, ref, req.dry_run))
     if req.dry_run:
-        return planner.preview(req, plan, body)
+        return _preview(req, plan, body)
     poller = waiting.send_write(ref, name, 'PUT', lambda: client.extensions.begin_create(
         ref.resource_group, ref.cluster_rp, ref.cluster_type, ref.cluster_name, name, json_stream(body),
         content_type='application/json', polling_interval=POLLING_INTERVAL, polling=not no_wait,
@@ -88,14 +90,15 @@ def deploy(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
 
 
 def _warm_up(req):
-    from azext_amlk8s import clusterapi
+    from azext_amlk8s.act import clusterapi
     clusterapi.warm_up(req)
 
 
 def _in_cluster_gate(cmd, client, req, plan, facts):
     """deploy: the in-cluster checks join the plan (their failures block, their warnings are printed); returns the
     cluster access, kept for the report after the write."""
-    from azext_amlk8s import clusterapi, plan as planner
+    from azext_amlk8s.act import clusterapi
+    from azext_amlk8s.rules import plan as planner
     rows, seen = clusterapi.before_write(cmd, client, facts, req, plan.settings, public=plan.public)
     planner.add_cluster_rows(plan, rows)
     return seen
@@ -103,7 +106,8 @@ def _in_cluster_gate(cmd, client, req, plan, facts):
 
 def _report_in_cluster(cmd, client, req, facts, *, body, seen):
     """deploy, once Succeeded: what verify would report from inside the cluster, as warnings."""
-    from azext_amlk8s import clusterapi, waiting
+    from azext_amlk8s.act import waiting
+    from azext_amlk8s.act import clusterapi
     ref, name = req.target.ref, req.target.extension_name
     section, findings = clusterapi.after_write(cmd, client, facts, req.kube, body,
                                                ctx=waiting.health_context(ref, name), seen=seen)
@@ -122,7 +126,7 @@ def _report_in_cluster(cmd, client, req, facts, *, body, seen):
 def _relay_connection(client, plan, ref, dry_run):
     """The Arc relay's connection string, once every check has passed: found or created (with --dry-run only
     described; the body then carries the placeholder)."""
-    from azext_amlk8s import relay
+    from azext_amlk8s.act import relay
     if plan.relay is None:
         return None
     if dry_run:
@@ -137,8 +141,8 @@ def _relay_connection(client, plan, ref, dry_run):
 def _workspace_gate(cmd, client, req, plan, local_accounts_off):
     """deploy --workspace: the workspace checks join the blocking ones; with --create-trusted-access a missing
     binding is created (after confirmation) once nothing else blocks (--export: put in the export)."""
-    from azext_amlk8s import workspace as ws_rules
-    from azext_amlk8s.prereqs import FAIL
+    from azext_amlk8s.act import workspace as ws_rules
+    from azext_amlk8s.rules.prereqs import FAIL
     blocking = plan.blocking
     if req.workspace is None:
         return blocking
@@ -160,7 +164,7 @@ def _workspace_gate(cmd, client, req, plan, local_accounts_off):
 
 def _create_binding(cmd, client, req, bindings):
     """--create-trusted-access: PUT {cluster}/trustedAccessRoleBindings/{name} (ContainerService REST spec)."""
-    from azext_amlk8s import waiting, workspace as ws_rules
+    from azext_amlk8s.act import waiting, workspace as ws_rules
     from azext_amlk8s._constants import CONTAINER_SERVICE_API
     from azext_amlk8s._transport import arm_send
     ref, ws = req.target.ref, req.workspace
@@ -180,7 +184,7 @@ def _create_binding(cmd, client, req, bindings):
 
 def _workspace_rows(client, req, local_accounts_off):
     """check --workspace: the workspace checks' rows (none without --workspace)."""
-    from azext_amlk8s import workspace as ws_rules
+    from azext_amlk8s.act import workspace as ws_rules
     if req.workspace is None:
         return []
     return ws_rules.run_checks(ws_rules.gather(client, req.workspace, req.target.ref,
@@ -189,7 +193,8 @@ def _workspace_rows(client, req, local_accounts_off):
 
 def _in_cluster_rows(cmd, client, req, settings, *, facts, results):
     """check: the rows of the cluster's Kubernetes API, merged into ARM's."""
-    from azext_amlk8s import clusterapi, incluster
+    from azext_amlk8s.act import clusterapi
+    from azext_amlk8s.rules import incluster
     rows, _ = clusterapi.before_write(cmd, client, facts, req, settings)
     return incluster.merge_rows(results, rows)
 
@@ -198,7 +203,7 @@ def _refuse_second_azureml(client, ref, extension_name):
     """One AzureML extension per cluster: after a deploy, re-read the cluster's extensions and fail when another
     AzureML extension is there too (two deploys with different names at once both succeed in Azure)."""
     from azure.cli.core.azclierror import ValidationError
-    from azext_amlk8s.cluster import azureml_extensions
+    from azext_amlk8s.facts.cluster import azureml_extensions
     others = [e.get('name') for e in azureml_extensions(client, ref)
               if str(e.get('name') or '').lower() != extension_name.lower()]
     if others:
@@ -212,8 +217,9 @@ def check(cmd, client, resource_group_name=None, cluster_name=None, cluster_type
           ignore_checks=None, kube_config=None, kube_context=None, arm_only=False, ids=None, where=None,
           management_groups=None, subscriptions=None, cluster_types=None, max_parallel=None, **settings_args):
     from azure.cli.core.azclierror import ValidationError
-    from azext_amlk8s import plan as planner, prereqs, waiting
-    from azext_amlk8s.cluster import gather_facts
+    from azext_amlk8s.act import waiting
+    from azext_amlk8s.rules import plan as planner, prereqs
+    from azext_amlk8s.facts.cluster import gather_facts
     if _many(locals()):
         return _each(cmd, check, dict(locals(), **settings_args))
     req = requests.check(cmd, dict(locals(), **settings_args))
@@ -241,7 +247,7 @@ def check(cmd, client, resource_group_name=None, cluster_name=None, cluster_type
 
 def show(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, extension_name='azureml',
          ids=None, where=None, management_groups=None, subscriptions=None, cluster_types=None, max_parallel=None):
-    from azext_amlk8s.cluster import extension_not_found, read_extension
+    from azext_amlk8s.facts.cluster import extension_not_found, read_extension
     if _many(locals()):
         return _each(cmd, show, locals())
     target = requests.target(cmd, locals())
@@ -253,7 +259,7 @@ def show(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=
 
 def wait(cmd, client, resource_group_name, cluster_name, cluster_type, *, extension_name='azureml', created=False,
          updated=False, deleted=False, exists=False, custom=None, interval=5, timeout=3600):
-    from azext_amlk8s import waiting
+    from azext_amlk8s.act import waiting
     waiting.wait_command(cmd, client, requests.target(cmd, locals()), (created, updated, deleted, exists, custom),
                          interval=requests.plain(interval), timeout=requests.plain(timeout))
 
@@ -263,7 +269,7 @@ def list_extensions(cmd, client, resource_group_name=None, cluster_name=None, cl
                     drift=None, policy=None):
     from azext_amlk8s._constants import EXTENSIONS_API
     from azext_amlk8s._transport import arm_list
-    from azext_amlk8s.cluster import extensions_path, get_cluster, is_azureml
+    from azext_amlk8s.facts.cluster import extensions_path, get_cluster, is_azureml
     if not cluster_name:
         return _fleet_list(cmd, client, dict(locals(), resource_group_name=requests.plain(resource_group_name)))
     ref = requests.target(cmd, locals()).ref
@@ -279,9 +285,11 @@ def verify(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
            kube_config=None, kube_context=None, arm_only=False, ids=None, where=None, management_groups=None,
            subscriptions=None, cluster_types=None, max_parallel=None, collect=None, collect_max_mb=None,
            **live_args):
-    from azext_amlk8s import clusterapi, health, waiting
+    from azext_amlk8s.act import waiting
+    from azext_amlk8s.act import clusterapi
+    from azext_amlk8s.rules import health
     from azext_amlk8s._constants import TERMINAL_STATES
-    from azext_amlk8s.cluster import cluster_and_siblings, extension_not_found, read_extension, state_of
+    from azext_amlk8s.facts.cluster import cluster_and_siblings, extension_not_found, read_extension, state_of
     if _many(locals()):
         return _each(cmd, verify, dict(locals(), **live_args))
     req = requests.verify(cmd, dict(locals(), **live_args))
@@ -308,16 +316,17 @@ def verify(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
 
 
 def _inside(cmd, client, req, cluster_body, *, extension, ctx, seen=None):
-    from azext_amlk8s import clusterapi
-    from azext_amlk8s.cluster import facts_from_bodies
+    from azext_amlk8s.act import clusterapi
+    from azext_amlk8s.facts.cluster import facts_from_bodies
     return clusterapi.after_write(cmd, client, facts_from_bodies(req.target.ref, cluster_body or {}), req.kube,
                                   extension, ctx=ctx, seen=seen)
 
 
 def _watch(cmd, client, req, extension):
     """verify --wait: open the cluster (proving it) and watch it while the extension is in progress."""
-    from azext_amlk8s import clusterapi, live
-    from azext_amlk8s.cluster import gather_facts
+    from azext_amlk8s.act import live
+    from azext_amlk8s.act import clusterapi
+    from azext_amlk8s.facts.cluster import gather_facts
     facts = gather_facts(client, req.target.ref, full=False)
     seen = clusterapi.look(cmd, client, facts, req.kube, [])
     return seen, live.start_for(seen[0], extension, facts.ref, req.target.extension_name, req.kube)
@@ -327,7 +336,8 @@ def _verify_error(client, req, report):
     """verify's error, or None when healthy. With --workspace the workspace's computes on this cluster and their
     findings join the report first, and a failed compute is an error too."""
     from azure.cli.core.azclierror import ValidationError
-    from azext_amlk8s import health, workspace as ws_rules
+    from azext_amlk8s.act import workspace as ws_rules
+    from azext_amlk8s.rules import health
     from azext_amlk8s._constants import TSG_LINK
     failed = [] if health.is_healthy(report) else [health.failure_message(report)]
     if req.workspace is not None:
@@ -358,7 +368,8 @@ def update(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
 def _plan_update(cmd, client, raw, quiet=False):
     """Everything update decides before it writes: (request, plan, version choice, properties), or the extension
     itself when there is nothing to send. ``quiet`` (the --ids risk pass) logs no warning."""
-    from azext_amlk8s import cluster, settings as rules, update as planner
+    from azext_amlk8s.facts import cluster
+    from azext_amlk8s.rules import settings as rules, update as planner
     say = (lambda *_: None) if quiet else logger.warning
     req = requests.update(cmd, raw)
     ref, name = req.target.ref, req.target.extension_name
@@ -388,7 +399,7 @@ def _risky_updates(cmd, refs, args_for, parallel):
     """update --ids asks once, and only when the update disturbs workloads somewhere: the clusters and what changes
     there (``args_for(ref)``: that cluster's arguments, with its row of an --ids table). Clusters whose plan fails
     are left to the update itself, which reports them."""
-    from azext_amlk8s import fleet
+    from azext_amlk8s.act import fleet
 
     def impacts(client, ref):
         planned = _plan_update(cmd, client, dict(args_for(ref), resource_group_name=ref.resource_group,
@@ -401,7 +412,8 @@ def _risky_updates(cmd, refs, args_for, parallel):
 
 def _send_update(cmd, client, req, *, plan, choice, props):
     """The write half of update: resupply a relay key, confirm, PATCH and follow the operation."""
-    from azext_amlk8s import relay, update as planner, waiting
+    from azext_amlk8s.act import relay, waiting
+    from azext_amlk8s.rules import update as planner
     ref, name = req.target.ref, req.target.extension_name
     if plan.relay_key_needed:
         relay.resupply_key(client, props.get('configurationSettings') or {}, plan.protected, plan.public)
@@ -423,10 +435,10 @@ def delete(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
            yes=False, force=False, cleanup=False, no_wait=False, ids=None, where=None, management_groups=None,
            subscriptions=None, cluster_types=None, max_parallel=None):
     from azure.cli.core.azclierror import ValidationError
-    from azext_amlk8s import relay, waiting
+    from azext_amlk8s.act import relay, waiting
     if _many(locals()):
         return _each(cmd, delete, locals(), confirm='Delete')
-    from azext_amlk8s.cluster import existing_azureml, state_of
+    from azext_amlk8s.facts.cluster import existing_azureml, state_of
     req = requests.delete(cmd, locals())
     ref, name = req.target.ref, req.target.extension_name
     extension = existing_azureml(client, ref, name, 'delete', idle=False)
@@ -459,7 +471,7 @@ def attach(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
            no_wait=False, kube_config=None, kube_context=None, arm_only=False, ids=None, where=None,
            management_groups=None, subscriptions=None, cluster_types=None, max_parallel=None, export=None,
            export_file=None):
-    from azext_amlk8s import waiting, workspace as ws_rules
+    from azext_amlk8s.act import waiting, workspace as ws_rules
     from azext_amlk8s._transport import arm_send
     if _many(locals()):
         return _each(cmd, attach, locals())
@@ -494,8 +506,8 @@ def attach(cmd, client, resource_group_name=None, cluster_name=None, cluster_typ
 def _namespace_gate(cmd, client, req, cluster_body):
     """attach: the namespace the workspace will run in must exist in the cluster (read from its Kubernetes API)."""
     from azure.cli.core.azclierror import ValidationError
-    from azext_amlk8s import clusterapi
-    from azext_amlk8s.cluster import facts_from_bodies
+    from azext_amlk8s.act import clusterapi
+    from azext_amlk8s.facts.cluster import facts_from_bodies
     ref, namespace = req.target.ref, req.namespace
     exists, access = clusterapi.namespace_exists(cmd, client, facts_from_bodies(ref, cluster_body or {}), req.kube,
                                                  namespace)
@@ -511,7 +523,7 @@ def _namespace_gate(cmd, client, req, cluster_body):
 
 def detach(cmd, client, resource_group_name=None, cluster_name=None, cluster_type=None, *, workspace, compute_name,
            yes=False, no_wait=False):
-    from azext_amlk8s import waiting, workspace as ws_rules
+    from azext_amlk8s.act import waiting, workspace as ws_rules
     from azext_amlk8s._transport import arm_send
     req = requests.detach(cmd, locals())
     ws, name = req.workspace, req.compute_name
@@ -549,7 +561,7 @@ def _many(args):
 def _each(cmd, handler, raw, confirm=None):
     """--ids or a selection: the same command for each cluster (rollout.each: one wave or --stages), one
     confirmation for the whole list when the command asks for one, every result tagged with its cluster id."""
-    from azext_amlk8s import rollout
+    from azext_amlk8s.act import rollout
 
     def gate(client, ref, name):
         return verify(cmd, client, ref.resource_group, ref.cluster_name, ref.cluster_type,
@@ -562,7 +574,7 @@ def _each(cmd, handler, raw, confirm=None):
 def _confirm_once(cmd, refs, args, confirm, parallel, *, args_for=None):
     """One question for the whole --ids list: every cluster for delete; for update (``confirm`` a function) only
     the clusters where it disturbs workloads, with what changes there, and no question when there are none."""
-    from azext_amlk8s import waiting
+    from azext_amlk8s.act import waiting
     if callable(confirm):
         risky = confirm(cmd, refs, args_for or (lambda ref: args), parallel)
         if not risky:
@@ -581,8 +593,28 @@ def _confirm_once(cmd, refs, args, confirm, parallel, *, args_for=None):
     args['yes'] = True
 
 
+def _preview(request, plan, body):
+    """What deploy gives instead of writing: --dry-run's view of the body, or --export's file (written to
+    --export-file, or printed as it is: not JSON-quoted)."""
+    ref, name = request.target.ref, request.target.extension_name
+    if request.export is None:
+        from azext_amlk8s.rules.plan import dry_run_view
+        return dry_run_view(body, ref, name)
+    from azext_amlk8s.report import export
+    text = export.render(request.export, export.Export(body, ref, name, plan.relay, plan.trusted_access))
+    if request.export_file:
+        with open(request.export_file, 'w', encoding='utf-8') as handle:
+            handle.write(text)
+        logger.warning('Wrote the %s export of %s to %s; nothing was sent to Azure.', request.export, ref.display,
+                       request.export_file)
+        return None
+    import sys
+    sys.stdout.write(text)
+    return None
+
+
 def _in_fleet():
-    from azext_amlk8s.fleet import collecting
+    from azext_amlk8s.act.fleet import collecting
     return collecting() is not None
 
 
@@ -590,7 +622,7 @@ def _fleet_list(cmd, client, args):
     """list without --cluster-name: every AzureML extension (or, with --missing, every cluster without one) of the
     subscriptions or management groups, from Azure Resource Graph; --where and --cluster-types narrow the clusters."""
     from azure.cli.core.azclierror import InvalidArgumentValueError
-    from azext_amlk8s import selection
+    from azext_amlk8s.inputs import selection
     if args.get('cluster_type'):
         raise InvalidArgumentValueError('--cluster-type needs --cluster-name (the extensions of one cluster).',
                                         'Drop --cluster-type to list the AzureML extensions of every cluster '
@@ -603,7 +635,7 @@ def _fleet_list(cmd, client, args):
                                     settings=args.get('drift') is not None)
     if args.get('drift') is None:
         return rows
-    from azext_amlk8s import drift
+    from azext_amlk8s.rules import drift
     drifting, notes = drift.find(rows, drift.parse(args.get('drift')))
     for note in notes:
         logger.warning(note)

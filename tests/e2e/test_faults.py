@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from azext_amlk8s import health
+from azext_amlk8s.rules import health
 
 DEPLOY = ["amlk8s", "deploy", "-g", "rg-ml", "-c", "aks-prod", "-t", "aks", "--enable-training", "true"]
 ARC_DEPLOY = ["amlk8s", "deploy", "-g", "rg-arc", "-c", "arc-k3s", "-t", "arc", "--enable-training", "true"]

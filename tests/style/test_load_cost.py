@@ -22,10 +22,9 @@ AZ = Path(sys.executable).parent / 'az'
 # Modules the command loader must not import (prefixes: the module itself and anything under it).
 FORBIDDEN = ('azure.mgmt', 'azure.mgmt.kubernetesconfiguration', 'azure.mgmt.relay', 'cryptography',
              'concurrent.futures.thread', 'azure.core', 'msrest', 'msal', 'requests', 'urllib3', 'kubernetes', 'yaml')
-# The extension's own I/O and logic modules: loaded when a command runs, never to build the command table.
-HEAVY_OWN = ('azext_amlk8s.custom', 'azext_amlk8s.cluster', 'azext_amlk8s.prereqs', 'azext_amlk8s.tls',
-             'azext_amlk8s.health', 'azext_amlk8s.relay', 'azext_amlk8s.update', 'azext_amlk8s.kube',
-             'azext_amlk8s.incluster', 'azext_amlk8s.clusterapi')
+# The extension's handlers and every step folder (I/O and logic): loaded when a command runs, never for the table.
+HEAVY_OWN = ('azext_amlk8s.custom', 'azext_amlk8s.inputs', 'azext_amlk8s.facts', 'azext_amlk8s.rules',
+             'azext_amlk8s.report', 'azext_amlk8s.act')
 
 _PROBE = r'''
 import json, sys

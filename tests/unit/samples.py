@@ -1,6 +1,6 @@
 """Shared sample values for the unit tests: cluster references, a relay, an AKS node pool body."""
 
-from azext_amlk8s.cluster import ClusterRef
+from azext_amlk8s.facts.cluster import ClusterRef
 
 SUB = '0b1f6471-1bf0-4dda-aec3-111122223333'
 AKS = ClusterRef(SUB, 'rg-ml', 'aks-prod', 'managedClusters')

@@ -1,7 +1,7 @@
 # --------------------------------------------------------------------------------------------
 # Copyright (c) amlk8s contributors. Licensed under the MIT License.
 # --------------------------------------------------------------------------------------------
-"""Unit tests for azext_amlk8s.cluster: cluster types, references and facts from raw ARM bodies."""
+"""Unit tests for azext_amlk8s.facts.cluster: cluster types, references and facts from raw ARM bodies."""
 
 import copy
 import json
@@ -12,7 +12,7 @@ from azure.cli.core.azclierror import InvalidArgumentValueError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from azext_amlk8s.cluster import (
+from azext_amlk8s.facts.cluster import (
     CONNECTED, MANAGED, ClusterFacts, ClusterRef, NodePool, facts_from_bodies, minor_version, normalize_cluster_type)
 from tests.unit.samples import pool
 

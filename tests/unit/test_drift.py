@@ -1,6 +1,6 @@
-"""list --drift's rules (azext_amlk8s/drift.py): the majority, given values, ties said and not guessed."""
+"""list --drift's rules (azext_amlk8s/rules/drift.py): the majority, given values, ties said and not guessed."""
 
-from azext_amlk8s import drift
+from azext_amlk8s.rules import drift
 
 
 def _row(name, version="1.1.88", train="stable", auto=True, **settings):

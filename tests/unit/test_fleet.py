@@ -5,7 +5,8 @@ and the per-subscription token bucket."""
 import pytest
 from azure.cli.core.azclierror import InvalidArgumentValueError
 
-from azext_amlk8s import _transport, fleet
+from azext_amlk8s import _transport
+from azext_amlk8s.act import fleet
 
 SUB = '0b1f6471-1bf0-4dda-aec3-111122223333'
 AKS = f'/subscriptions/{SUB}/resourceGroups/rg-ml/providers/Microsoft.ContainerService/managedClusters/aks-1'

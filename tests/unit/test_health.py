@@ -2,7 +2,7 @@
 # Copyright (c) amlk8s contributors. Licensed under the MIT License.
 # --------------------------------------------------------------------------------------------
 # pylint: disable=too-many-lines,missing-function-docstring
-"""Unit tests for azext_amlk8s.health: the catalogue, expected components and the verify report."""
+"""Unit tests for azext_amlk8s.rules.health: the catalogue, expected components and the verify report."""
 
 import ast
 import copy
@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from azext_amlk8s import health
-from azext_amlk8s.health import (
+from azext_amlk8s.rules import health
+from azext_amlk8s.rules.health import (
     ERROR_CATALOGUE, Context, Diagnosis, build_report, canonical_cluster_type, diagnose_error, diagnose_text,
     expected_components, failure_message, is_healthy, is_secret_setting, public_settings,
     unknown_diagnosis)

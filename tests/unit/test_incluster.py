@@ -1,12 +1,12 @@
-"""The pure in-cluster rules (azext_amlk8s/incluster.py) over objects shaped like the Kubernetes API returns them
+"""The pure in-cluster rules (azext_amlk8s/rules/incluster.py) over objects shaped like the Kubernetes API returns them
 (tests/emulator/kube/scenarios.py builds them as the API server and the AzureML chart do)."""
 
 from hypothesis import given, strategies as st
 
-from azext_amlk8s import health, incluster, running
-from azext_amlk8s.cluster import ClusterFacts, ClusterRef
-from azext_amlk8s.kube import Access, Denied, path_of
-from azext_amlk8s.prereqs import Intent
+from azext_amlk8s.rules import health, incluster, running
+from azext_amlk8s.facts.cluster import ClusterFacts, ClusterRef
+from azext_amlk8s.facts.kube import Access, Denied, path_of
+from azext_amlk8s.rules.prereqs import Intent
 from tests.emulator.kube import scenarios as ks
 
 SUB = "0b1f6471-1bf0-4dda-aec3-111122223333"

@@ -11,8 +11,8 @@ import trustme
 import yaml
 from azure.cli.core.azclierror import FileOperationError, InvalidArgumentValueError
 
-from azext_amlk8s import kube
-from azext_amlk8s.cluster import ClusterRef
+from azext_amlk8s.facts import kube
+from azext_amlk8s.facts.cluster import ClusterRef
 from tests.emulator.kube import KubeEmulator, scenarios as ks
 
 REF = ClusterRef("0b1f6471-1bf0-4dda-aec3-111122223333", "rg-ml", "aks-prod", "managedClusters")

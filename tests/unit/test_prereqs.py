@@ -1,7 +1,7 @@
 # --------------------------------------------------------------------------------------------
 # Copyright (c) amlk8s contributors. Licensed under the MIT License.
 # --------------------------------------------------------------------------------------------
-"""Unit tests for azext_amlk8s.prereqs: every check on realistic AKS and Arc cluster bodies."""
+"""Unit tests for azext_amlk8s.rules.prereqs: every check on realistic AKS and Arc cluster bodies."""
 
 import dataclasses
 import json
@@ -13,9 +13,10 @@ from azure.cli.core.azclierror import InvalidArgumentValueError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from azext_amlk8s import _docdata, prereqs
-from azext_amlk8s.cluster import ClusterFacts, ClusterRef, facts_from_bodies
-from azext_amlk8s.prereqs import (
+from azext_amlk8s import _docdata
+from azext_amlk8s.rules import prereqs
+from azext_amlk8s.facts.cluster import ClusterFacts, ClusterRef, facts_from_bodies
+from azext_amlk8s.rules.prereqs import (
     ALL_CHECK_IDS, FAIL, IGNORED, PASS, UNKNOWN, WARNING, CheckResult, Intent, blocking, run_checks,
     summarize_failures, validate_ignore_ids)
 from tests.unit.samples import pool

@@ -3,7 +3,7 @@ health-check report in both formats, codes diagnosed by code."""
 
 import pytest
 
-from azext_amlk8s import health, running
+from azext_amlk8s.rules import health, running
 
 CAUSE = "failed pre-install: pod healthcheck failed"
 ERAS = {
@@ -92,7 +92,7 @@ def test_a_text_names_its_hook_or_none(text, keys):
 
 def test_a_stale_section_is_listed_but_not_diagnosed():
     from tests.emulator.kube import scenarios as ks
-    from azext_amlk8s.kube import path_of
+    from azext_amlk8s.facts.kube import path_of
     data = {"reports-pre-install": ks.healthcheck_report([("Failed", "helmchart", "E45005", "confict")]),
             "reports-pre-upgrade": ks.healthcheck_report([("Passed", "service")])}
     bodies = {path_of("azureml", "configmaps", "arcml-healthcheck"): {"data": data}}

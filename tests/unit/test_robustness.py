@@ -23,10 +23,12 @@ from azure.core.pipeline.policies._base import RequestHistory
 from azure.core.pipeline.transport import HttpRequest
 from hypothesis import HealthCheck, event, example, given, settings as hsettings, strategies as st
 
-from azext_amlk8s import _transport, prereqs, waiting
-from azext_amlk8s import settings as s
-from azext_amlk8s import update as u
-from azext_amlk8s.cluster import ClusterFacts, facts_from_bodies
+from azext_amlk8s import _transport
+from azext_amlk8s.act import waiting
+from azext_amlk8s.rules import prereqs
+from azext_amlk8s.rules import settings as s
+from azext_amlk8s.rules import update as u
+from azext_amlk8s.facts.cluster import ClusterFacts, facts_from_bodies
 from tests.unit.samples import AKS, ARC, CONN, HC_ID, SUB
 from tests.certs import make_tls_files
 

@@ -1,9 +1,9 @@
-"""The pure parts of a staged rollout (azext_amlk8s/rollout.py): stages, allowed failures, the resume command."""
+"""The pure parts of a staged rollout (azext_amlk8s/act/rollout.py): stages, allowed failures, the resume command."""
 
 import pytest
 from hypothesis import given, strategies as st
 
-from azext_amlk8s import rollout
+from azext_amlk8s.act import rollout
 
 
 @pytest.mark.parametrize("text, total, counts", [

@@ -1,6 +1,6 @@
-"""The scheduling rules (azext_amlk8s/scheduling.py) over node objects shaped as the API server returns them."""
+"""The scheduling rules (azext_amlk8s/rules/scheduling.py) over node objects shaped as the API server returns them."""
 
-from azext_amlk8s import scheduling
+from azext_amlk8s.rules import scheduling
 from tests.emulator.kube import scenarios as ks
 
 

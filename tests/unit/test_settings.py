@@ -9,8 +9,8 @@ from azure.cli.core.azclierror import (AzCLIError, FileOperationError, InvalidAr
                                        MutuallyExclusiveArgumentError, RequiredArgumentMissingError)
 from hypothesis import given, settings as hsettings, strategies as st
 
-from azext_amlk8s import settings as s
-from azext_amlk8s import update as u
+from azext_amlk8s.rules import settings as s
+from azext_amlk8s.rules import update as u
 from tests.unit.samples import AKS, ARC, CONN, HC_ID
 from tests.certs import assert_no_secrets, make_tls_files
 

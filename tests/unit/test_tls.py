@@ -2,7 +2,7 @@
 # Copyright (c) Microsoft Corporation. All rights reserved.
 # Licensed under the MIT License. See License.txt in the project root for license information.
 # --------------------------------------------------------------------------------------------
-"""Unit tests for azext_amlk8s.tls: PEM reading, key/cert matching, validity, CNAME rules, no secret leaks."""
+"""Unit tests for azext_amlk8s.rules.tls: PEM reading, key/cert matching, validity, CNAME rules, no secret leaks."""
 # pylint: disable=redefined-outer-name,too-many-lines,missing-function-docstring,too-many-arguments
 # pylint: disable=too-many-positional-arguments,use-implicit-booleaness-not-comparison
 
@@ -28,8 +28,8 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from azext_amlk8s import tls
-from azext_amlk8s.tls import TlsMaterial, cname_matches, load_tls_material, validate_cname
+from azext_amlk8s.rules import tls
+from azext_amlk8s.rules.tls import TlsMaterial, cname_matches, load_tls_material, validate_cname
 from tests.certs import assert_no_secrets, cached_key, make_tls_files
 
 UTC = datetime.timezone.utc

@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import pytest
 from azure.cli.core.azclierror import InvalidArgumentValueError, RequiredArgumentMissingError
 
-from azext_amlk8s import settings as s
-from azext_amlk8s import update as u
-from azext_amlk8s.update import version_changes as _version_changes
+from azext_amlk8s.rules import settings as s
+from azext_amlk8s.rules import update as u
+from azext_amlk8s.rules.update import version_changes as _version_changes
 from tests.unit.samples import AKS, ARC, CONN, HC_ID
 from tests.certs import make_tls_files
 

@@ -1,4 +1,4 @@
-"""The workspace hand-off's pure rules (azext_amlk8s/workspace.py): id parsing, the checks, the attach body, the
+"""The workspace hand-off's pure rules (azext_amlk8s/act/workspace.py): id parsing, the checks, the attach body, the
 no-op comparison, the Trusted Access binding and verify's compute report."""
 # pylint: disable=missing-docstring
 
@@ -7,8 +7,8 @@ import re
 import pytest
 from azure.cli.core.azclierror import InvalidArgumentValueError, RequiredArgumentMissingError
 
-from azext_amlk8s import workspace as ws
-from azext_amlk8s.cluster import ClusterRef
+from azext_amlk8s.act import workspace as ws
+from azext_amlk8s.facts.cluster import ClusterRef
 
 SUB, OTHER = "0b1f6471-1bf0-4dda-aec3-111122223333", "5c6e7f80-2a3b-4c5d-9e8f-444455556666"
 WS_ID = f"/subscriptions/{SUB}/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/ws1"

@@ -38,7 +38,7 @@ def service_message(ex, extension=None):
 
 
 def health_context(ref, extension_name):
-    from azext_amlk8s import health
+    from azext_amlk8s.rules import health
     return health.Context(resource_group=ref.resource_group, cluster_name=ref.cluster_name,
                           cluster_type=ref.cluster_type, extension_name=extension_name, cluster_id=ref.resource_id)
 
@@ -46,7 +46,7 @@ def health_context(ref, extension_name):
 def diagnose_failure(ref, extension_name, text, current=None):
     """verify's diagnosis of a failed operation: the error findings of the extension ``current`` (as read after the
     failure), else what the error text matches; then the full report and the troubleshooting guide."""
-    from azext_amlk8s import health
+    from azext_amlk8s.rules import health
     ctx = health_context(ref, extension_name)
     fixes = []
     if isinstance(current, dict):
@@ -103,8 +103,8 @@ def wait_for(cmd, poller, ref, extension_name, what, *, client, watch=None):
     from azure.cli.core.azclierror import AzureConnectionError, AzureResponseError, ManualInterrupt
     from azure.cli.core.commands import LongRunningOperation
     from azure.core.exceptions import AzureError, HttpResponseError
-    from azext_amlk8s import live
-    from azext_amlk8s.cluster import read_extension
+    from azext_amlk8s.act import live
+    from azext_amlk8s.facts.cluster import read_extension
     name = shell_quote(extension_name)
     follow = [f'Wait for it: az amlk8s wait {ref.cli_args} -n {name} --{_FLAG_FOR[what]}',
               f'Or see its state and any error: az amlk8s verify {ref.cli_args} -n {name} --wait']
@@ -198,8 +198,8 @@ def poll_until_terminal(cmd, client, ref, extension_name, extension, *, timeout,
     """verify --wait: follow the extension until Succeeded, Failed or Canceled, reporting each new state (and, with
     ``watch``, what the cluster shows meanwhile)."""
     from azure.cli.core.azclierror import ManualInterrupt, ResourceNotFoundError
-    from azext_amlk8s import live
-    from azext_amlk8s.cluster import read_extension, state_of
+    from azext_amlk8s.act import live
+    from azext_amlk8s.facts.cluster import read_extension, state_of
     seen = {'state': state_of(extension)}
     logger.warning('The extension is %s; waiting up to %d s for it to finish.', seen['state'] or 'in an unknown state',
                    timeout)
@@ -259,7 +259,7 @@ def fail_after_output(cmd, error):
     something blocks: the error is raised once the output has been written.
     """
     from knack.events import EVENT_CLI_SUCCESSFUL_EXECUTE
-    from azext_amlk8s.fleet import collecting
+    from azext_amlk8s.act.fleet import collecting
     collector = collecting()
     if collector is not None:       # one cluster of --ids: its entry says failed, the command exits non-zero at the end
         collector['error'] = error
@@ -279,7 +279,7 @@ def wait_command(cmd, client, target, conditions, *, interval, timeout):
     from azure.cli.core import azclierror
     from azure.cli.core.util import todict
     from azext_amlk8s._transport import as_sdk_model
-    from azext_amlk8s.cluster import read_extension, state_of
+    from azext_amlk8s.facts.cluster import read_extension, state_of
     ref, name = target.ref, target.extension_name
     created, updated, deleted, exists, custom = conditions
     if not any(conditions):

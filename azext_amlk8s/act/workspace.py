@@ -30,7 +30,7 @@ from typing import List, Optional, Tuple
 
 from azext_amlk8s._constants import CONTAINER_SERVICE_API, ML_API, ML_RP, ML_TRUSTED_ACCESS_ROLE
 from azext_amlk8s._text import shell_quote
-from azext_amlk8s.prereqs import FAIL, PASS, UNKNOWN, CheckResult
+from azext_amlk8s.rules.prereqs import FAIL, PASS, UNKNOWN, CheckResult
 
 KUBERNETES = 'Kubernetes'
 LEGACY_AKS = 'AKS'
@@ -348,7 +348,7 @@ def planned_attach(client, req):
 def exported(req, body):
     """attach --export: the compute as a file (or on stdout, as it is); nothing was sent."""
     import sys
-    from azext_amlk8s import export
+    from azext_amlk8s.report import export
     text = export.compute(req.export, body, req.workspace, req.compute_name)
     if not req.export_file:
         sys.stdout.write(text)
@@ -365,9 +365,9 @@ def refuse_unready(client, req, workspace_body):
     """Refuse (nothing sent) unless the AzureML extension is Healthy (verify's verdict) and the workspace checks
     pass; returns the cluster's ARM body."""
     from azure.cli.core.azclierror import ValidationError
-    from azext_amlk8s import health
-    from azext_amlk8s.cluster import cluster_and_siblings, extension_not_found, read_extension
-    from azext_amlk8s.prereqs import blocking, summarize_failures
+    from azext_amlk8s.rules import health
+    from azext_amlk8s.facts.cluster import cluster_and_siblings, extension_not_found, read_extension
+    from azext_amlk8s.rules.prereqs import blocking, summarize_failures
     ref, name, ws = req.target.ref, req.target.extension_name, req.workspace
     extension = read_extension(client, ref, name)
     if extension is None:

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Optional, Tuple
 from azext_amlk8s._constants import DEFAULT_EXTENSION_NAME
 
 if TYPE_CHECKING:    # for the annotations only: importing them here would load the rules with the command table
-    from azext_amlk8s.cluster import ClusterRef
-    from azext_amlk8s.settings import SettingsInput, VersionChoice
-    from azext_amlk8s.workspace import WorkspaceRef
+    from azext_amlk8s.facts.cluster import ClusterRef
+    from azext_amlk8s.rules.settings import SettingsInput, VersionChoice
+    from azext_amlk8s.act.workspace import WorkspaceRef
 
 
 def plain(value):
@@ -141,8 +141,8 @@ class DetachRequest:
 def target(cmd, raw) -> Target:
     from azure.cli.core.azclierror import RequiredArgumentMissingError
     from azure.cli.core.commands.client_factory import get_subscription_id
-    from azext_amlk8s.cluster import ClusterRef, normalize_cluster_type
-    from azext_amlk8s.fleet import collecting
+    from azext_amlk8s.facts.cluster import ClusterRef, normalize_cluster_type
+    from azext_amlk8s.act.fleet import collecting
     missing = [option for dest, option in (('resource_group_name', '--resource-group'),
                                            ('cluster_name', '--cluster-name'), ('cluster_type', '--cluster-type'))
                if not raw.get(dest)]
@@ -171,7 +171,7 @@ def _typed(raw):
 
 
 def settings_request(raw, *, default_train=True) -> SettingsRequest:
-    from azext_amlk8s import settings
+    from azext_amlk8s.rules import settings
     from azext_amlk8s._validators import read_settings_file
     settings.check_fixed_arguments(raw.get('extension_type'), raw.get('scope'), raw.get('release_namespace'))
     choice = settings.resolve_version(raw.get('auto_upgrade_minor_version'), raw.get('version'),
@@ -193,13 +193,13 @@ def settings_request(raw, *, default_train=True) -> SettingsRequest:
 
 
 def _ignore(raw):
-    from azext_amlk8s.prereqs import validate_ignore_ids
+    from azext_amlk8s.rules.prereqs import validate_ignore_ids
     return tuple(validate_ignore_ids(raw.get('ignore_checks') or []))
 
 
 def workspace_ref(raw):
     """--workspace parsed (None when not given)."""
-    from azext_amlk8s.workspace import parse_workspace_id
+    from azext_amlk8s.act.workspace import parse_workspace_id
     value = plain(raw.get('workspace'))
     return parse_workspace_id(value) if value is not None else None
 
@@ -221,7 +221,7 @@ def kube_options(raw) -> KubeOptions:
 def _live_options(raw, arm_only):
     """--grace and --fail-fast: how the cluster is watched while deploy or verify --wait waits."""
     from azure.cli.core.azclierror import InvalidArgumentValueError, MutuallyExclusiveArgumentError
-    from azext_amlk8s.live import DEFAULT_GRACE_SECONDS
+    from azext_amlk8s.act.live import DEFAULT_GRACE_SECONDS
     grace, fail_fast = plain(raw.get('grace')), bool(raw.get('fail_fast'))
     waits = not raw.get('no_wait') and not raw.get('dry_run') and ('wait' not in raw or raw.get('wait'))
     for given, option in ((grace is not None, '--grace'), (fail_fast, '--fail-fast')):
@@ -296,7 +296,7 @@ def delete(cmd, raw) -> DeleteRequest:
 
 
 def attach(cmd, raw) -> AttachRequest:
-    from azext_amlk8s import workspace
+    from azext_amlk8s.act import workspace
     namespace = plain(raw.get('namespace')) or workspace.DEFAULT_NAMESPACE
     export = (plain(raw.get('export')) or '').lower() or None
     if raw.get('export_file') and not export:
@@ -311,8 +311,8 @@ def attach(cmd, raw) -> AttachRequest:
 
 def detach(cmd, raw) -> DetachRequest:
     from azure.cli.core.azclierror import RequiredArgumentMissingError
-    from azext_amlk8s import workspace
-    from azext_amlk8s.cluster import normalize_cluster_type
+    from azext_amlk8s.act import workspace
+    from azext_amlk8s.facts.cluster import normalize_cluster_type
     cluster = [plain(raw.get(k)) for k in ('resource_group_name', 'cluster_name', 'cluster_type')]
     if cluster[1] is not None and not all(v is not None for v in cluster):
         raise RequiredArgumentMissingError(

@@ -9,11 +9,12 @@ it created earlier is found and reused. What amlk8s creates is tagged, so `az am
 apart from a relay the user brought or k8s-extension made.
 """
 
-import hashlib
 from dataclasses import dataclass
 from typing import List, Optional
 
-RULE_NAME = 'azureml_rw'
+from azext_amlk8s._constants import RELAY_API
+from azext_amlk8s.rules.relay_plan import RelayPlan, parse_hybrid_connection_id
+
 RULE_RIGHTS = ['Listen', 'Send', 'Manage']
 TAG_KEY = 'created_by'
 TAG_VALUE = 'amlk8s'
@@ -25,62 +26,10 @@ DELETABLE_OWNERS = ('amlk8s', 'k8s-extension')
 OWNER_NAMES = {'amlk8s': 'amlk8s', 'k8s-extension': 'az k8s-extension', 'user': 'you'}
 
 
-def valid_name(text: str, suffix_len: int, max_len: int) -> str:
-    """Alphanumerics only; when too long, truncated with an md5 suffix (az k8s-extension's ``_get_valid_name``)."""
-    normalized = ''.join(ch for ch in text if ch.isalnum())
-    if len(normalized) > max_len:
-        digest = hashlib.md5(text.encode('utf-8')).hexdigest()[:suffix_len]  # nosec: a name, not security
-        normalized = normalized[:max_len - suffix_len] + digest
-    if not normalized[:1].isalpha():
-        normalized = f"r{normalized}"[:max_len]
-    return normalized
-
-
-@dataclass(frozen=True)
-class RelayPlan:
-    subscription_id: str
-    resource_group: str
-    location: str
-    namespace: str
-    hybrid_connection: str
-    rule: str = RULE_NAME
-
-    @property
-    def namespace_id(self) -> str:
-        return (f'/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/'
-                f'Microsoft.Relay/namespaces/{self.namespace}')
-
-    @property
-    def hybrid_connection_id(self) -> str:
-        return f'{self.namespace_id}/hybridConnections/{self.hybrid_connection}'
-
-
-def plan_for(ref, location: str) -> RelayPlan:
-    """The relay names for a cluster (the same as az k8s-extension chooses)."""
-    namespace = valid_name(f'{ref.cluster_name}-{ref.subscription_id}-{ref.resource_group}-relay',
-                           suffix_len=6, max_len=50)
-    return RelayPlan(ref.subscription_id, ref.resource_group, (location or '').lower(), namespace,
-                     ref.cluster_name)
-
-
-def parse_hybrid_connection_id(resource_id: str) -> Optional[RelayPlan]:
-    parts = [p for p in (resource_id or '').split('/') if p]
-    lowered = [p.lower() for p in parts]
-    try:
-        sub = parts[lowered.index('subscriptions') + 1]
-        group = parts[lowered.index('resourcegroups') + 1]
-        namespace = parts[lowered.index('namespaces') + 1]
-        hybrid = parts[lowered.index('hybridconnections') + 1]
-    except (ValueError, IndexError):
-        return None
-    return RelayPlan(sub, group, '', namespace, hybrid)
-
-
 # Microsoft.Relay REST API (azure-rest-api-specs specification/relay, 2021-11-01): namespaces (PUT long-running,
 # DELETE long-running with Location), hybridConnections and their authorizationRules (PUT synchronous), listKeys
 # (POST). Sent as plain ARM requests on the extensions client's pipeline: no Relay SDK is imported (az 2.51 bundles
 # an azure-mgmt-relay of its own whose client class differs, and az puts its own packages first on sys.path).
-RELAY_API = '2021-11-01'
 _RELAY_WAIT_SECONDS = 600
 
 
@@ -242,7 +191,7 @@ def resupply_key(client, settings_now, protected, public):
     relay the extension names) into ``protected``, and the hybrid connection's name into ``public`` when an older
     extension lacks it."""
     from azure.cli.core.azclierror import RequiredArgumentMissingError
-    from azext_amlk8s.settings import with_relay_key
+    from azext_amlk8s.rules.settings import with_relay_key
     plan = parse_hybrid_connection_id(settings_now.get('relayserver.hybridConnectionResourceID', ''))
     connection = read_connection_string(client, plan) if plan else None
     if connection is None:

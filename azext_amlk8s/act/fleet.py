@@ -277,7 +277,7 @@ def parse_ids(values) -> list:
     """Cluster resource ids from --ids (space-, comma- or newline-separated; `@file` is expanded by az), AKS and Arc
     mixed, each once."""
     from azure.cli.core.azclierror import InvalidArgumentValueError
-    from azext_amlk8s.cluster import ClusterRef
+    from azext_amlk8s.facts.cluster import ClusterRef
     from azext_amlk8s._validators import looks_secret, shown_value
     refs, seen, count = [], set(), 0
     for value in values or ():

@@ -18,12 +18,12 @@ docs/troubleshooting.md (the report), how-to-manage-kubernetes-instance-types, .
 import re
 from typing import Dict, List, Mapping, Optional, Tuple
 
-from azext_amlk8s import health, scheduling
+from azext_amlk8s.rules import health, scheduling
 from azext_amlk8s._constants import NETWORK_REQUIREMENTS_LINK, TSG_LINK
 from azext_amlk8s._text import shell_quote
-from azext_amlk8s.incluster import (HEALTHCHECK_CONFIGMAP, NS, ROUTER_SERVICE, _int, _items, _meta, _name, _nodes,
-                                    _owned_by_release)
-from azext_amlk8s.kube import Denied, path_of
+from azext_amlk8s.rules.incluster import (HEALTHCHECK_CONFIGMAP, NS, ROUTER_SERVICE, _int, _items, _meta, _name, _nodes,
+                                          _owned_by_release)
+from azext_amlk8s.facts.kube import Denied, path_of
 
 INSTANCE_TYPES = path_of(None, 'instancetypes', group='amlarc.azureml.com', version='v1alpha1')
 

@@ -25,8 +25,8 @@ import re
 import zipfile
 from typing import Dict, List
 
-from azext_amlk8s import health
-from azext_amlk8s.kube import Denied, path_of
+from azext_amlk8s.rules import health
+from azext_amlk8s.facts.kube import Denied, path_of
 
 NS = 'azureml'
 DEFAULT_MAX_MB = 50

@@ -75,7 +75,7 @@ from azext_amlk8s._constants import NETWORK_REQUIREMENTS_LINK, WAIT_FLAG_FOR_STA
 from azext_amlk8s._docdata import (  # noqa: F401  pylint: disable=unused-import
     OPENSHIFT_SCC_SERVICE_ACCOUNTS, PRODUCTION_HEADLINE_MIB, PRODUCTION_HEADLINE_MILLICORES,
     PRODUCTION_RECOMMENDED_NODES, REGION_PAIRS, RESOURCE_MINIMUMS, TEST_RECOMMENDED_NODES)
-from azext_amlk8s.cluster import (  # noqa: F401  (required_providers is part of the checks' vocabulary)
+from azext_amlk8s.facts.cluster import (  # noqa: F401  (required_providers is part of the checks' vocabulary)
     AZUREML_EXTENSION_TYPE, ML_TRUSTED_ACCESS_ROLE, RELAY_PROVIDER, ClusterFacts, minor_key, minor_version,
     required_providers, shell_quote)
 

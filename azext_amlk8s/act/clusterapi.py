@@ -9,9 +9,10 @@ The API server is read only when the cluster is proven: a kubeconfig for another
 exit code 1 before anything else is read from it.
 """
 
-from azext_amlk8s import health, incluster, kube, running
+from azext_amlk8s.facts import kube
+from azext_amlk8s.rules import health, incluster, running
 from azext_amlk8s._text import shell_quote
-from azext_amlk8s.settings import installed_key_findings
+from azext_amlk8s.rules.settings import installed_key_findings
 
 
 def warm_up(request):
@@ -71,7 +72,7 @@ def namespace_exists(cmd, client, facts, options, namespace):
 
 def before_write(cmd, client, facts, request, settings, *, public=None):
     """(the in-cluster rows for check and deploy, the access kept for deploy's after-write report)."""
-    from azext_amlk8s.plan import intent_for
+    from azext_amlk8s.rules.plan import intent_for
     intent = intent_for(settings, request.target.extension_name)
     if public is None:
         public = dict(settings.public) if settings is not None else {}
@@ -110,8 +111,8 @@ def collect(cmd, client, req, cluster_body, *, extension, report, many=False):
     folder holding one archive per cluster); the cluster's part read here, GET only."""
     import os
     from knack.log import get_logger
-    from azext_amlk8s import bundle
-    from azext_amlk8s.cluster import facts_from_bodies
+    from azext_amlk8s.report import bundle
+    from azext_amlk8s.facts.cluster import facts_from_bodies
     ref = req.target.ref
     facts = facts_from_bodies(ref, cluster_body or {})
     target = req.collect

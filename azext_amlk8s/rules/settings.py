@@ -259,7 +259,7 @@ def _normalise_value(key: Key, label: str, value: str) -> str:
     if not text:
         raise InvalidArgumentValueError(f'Setting {label} is empty.', f'Give {key.name} a value or leave it out.')
     if key.kind == HOSTNAME:
-        from azext_amlk8s.tls import validate_cname
+        from azext_amlk8s.rules.tls import validate_cname
         return validate_cname(text, label)
     if key.kind == K8S_NAME and not _K8S_NAME.match(text):
         raise _bad_value(label, text, 'a Kubernetes resource name', 'Use lower-case letters, digits, "-" and ".", '
@@ -407,7 +407,7 @@ def normalise_input(settings_input: SettingsInput):
 
 
 def load_tls(settings: Settings, settings_input: SettingsInput, pem, now):
-    from azext_amlk8s.tls import load_tls_material
+    from azext_amlk8s.rules.tls import load_tls_material
     (cert_path, cert_label), (key_path, key_label) = pem['sslCertPemFile'], pem['sslKeyPemFile']
     settings.tls = load_tls_material(cert_path, key_path, settings.public.get('sslCname'), now=now,
                                      cert_arg=cert_label, key_arg=key_label,
@@ -686,7 +686,7 @@ def _small_cluster(facts, node_selector) -> bool:
     """Fewer than 3 nodes that can host the inference router (the same count as the inference-router-ha check;
     az k8s-extension's plain node count when the pools are unknown)."""
     if getattr(facts, 'node_pools', None) is not None:
-        from azext_amlk8s.prereqs import too_few_nodes_for_ha
+        from azext_amlk8s.rules.prereqs import too_few_nodes_for_ha
         verdict = too_few_nodes_for_ha(facts, node_selector)
         if verdict is not None:
             return verdict
@@ -788,7 +788,7 @@ def installed_key_findings(installed, target: str = '<cluster arguments>') -> li
     """verify: keys of the extension's own ``configurationSettings`` that the chart ignores because only their case
     differs from a documented key (keys are case-sensitive: ``InferenceRouterHA=False`` leaves HA on). Each a
     warning naming the key, what the chart did instead, and the update that fixes it."""
-    from azext_amlk8s import health
+    from azext_amlk8s.rules import health
     known = {name.lower(): name for name in CATALOGUE}
     found = []
     for key, value in (installed or {}).items():

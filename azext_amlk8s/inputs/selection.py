@@ -54,7 +54,7 @@ def cluster_types(values) -> List[str]:
 
 def clusters_query(types=None, resource_group=None, where=None):
     """(the query, where the --where text starts in it): the AKS and Arc clusters of the selection."""
-    from azext_amlk8s.fleet import kql_string
+    from azext_amlk8s.act.fleet import kql_string
     wanted = ', '.join(kql_string(CLUSTER_TYPES[t]) for t in (types or ('aks', 'arc')))
     query = f'resources | where type in~ ({wanted})'
     if resource_group:
@@ -71,7 +71,7 @@ def scope(cmd, args):
     """(subscriptions, management groups) the selection covers: --management-groups, else --subscriptions, else
     the current subscription."""
     from azure.cli.core.commands.client_factory import get_subscription_id
-    from azext_amlk8s.fleet import check_subscription_ids
+    from azext_amlk8s.act.fleet import check_subscription_ids
     groups = [g for value in args.get('management_groups') or () for g in str(value).replace(',', ' ').split()]
     subs = [s for value in args.get('subscriptions') or () for s in str(value).replace(',', ' ').split()]
     if groups and subs:
@@ -88,7 +88,7 @@ def scope(cmd, args):
 def cluster_rows(cmd, client, args, stats=None) -> list:
     """The Resource Graph rows of the selected clusters (one query, paged)."""
     from azure.core.exceptions import HttpResponseError
-    from azext_amlk8s import fleet
+    from azext_amlk8s.act import fleet
     subscriptions, groups = scope(cmd, args)
     where = str(args.get('where') or '').strip() or None
     query, start = clusters_query(cluster_types(args.get('cluster_types')), args.get('resource_group_name'), where)
@@ -104,7 +104,7 @@ def cluster_rows(cmd, client, args, stats=None) -> list:
 
 def cluster_filter(args) -> str:
     """The KQL operators that narrow a clusters query to --cluster-types and --where ('' when neither)."""
-    from azext_amlk8s.fleet import kql_string
+    from azext_amlk8s.act.fleet import kql_string
     types = cluster_types(args.get('cluster_types'))
     where = str(args.get('where') or '').strip()
     text = f" | where type in~ ({', '.join(kql_string(CLUSTER_TYPES[t]) for t in types)})" if types else ''
@@ -115,7 +115,7 @@ def extension_rows(cmd, client, args, **options) -> list:
     """list's rows (``fleet.fleet_list``) with --where and --cluster-types in its clusters query: still two queries;
     a filter Resource Graph refuses is a usage error, as for the selection."""
     from azure.core.exceptions import HttpResponseError
-    from azext_amlk8s import fleet
+    from azext_amlk8s.act import fleet
     subscriptions, groups = scope(cmd, args)
     narrowing = cluster_filter(args)
     try:
@@ -132,8 +132,8 @@ def extension_rows(cmd, client, args, **options) -> list:
 
 def select(cmd, client, args, say) -> list:
     """The ClusterRefs the selection finds, in id order; says how many and in what scope."""
-    from azext_amlk8s.cluster import ClusterRef
-    from azext_amlk8s.fleet import CLUSTER_ID
+    from azext_amlk8s.facts.cluster import ClusterRef
+    from azext_amlk8s.act.fleet import CLUSTER_ID
     rows = cluster_rows(cmd, client, args)
     refs = []
     for row in rows:
@@ -199,7 +199,7 @@ def usage_error(message):
 def missing(cmd, client, args) -> List[dict]:
     """``list --missing``: the selected AKS and Arc clusters that have no AzureML extension."""
     from concurrent.futures import ThreadPoolExecutor
-    from azext_amlk8s import fleet
+    from azext_amlk8s.act import fleet
     subscriptions, groups = scope(cmd, args)
     with ThreadPoolExecutor(max_workers=2) as pool:
         clusters = pool.submit(cluster_rows, cmd, client, args)
@@ -256,7 +256,7 @@ def _table_error(why):
 
 
 def _table_rows(rows):
-    from azext_amlk8s.fleet import parse_ids
+    from azext_amlk8s.act.fleet import parse_ids
     refs, values = [], {}
     for number, row in rows:
         id_key = next((k for k in row if k.strip().lower() in _ID_COLUMNS), None)
@@ -343,7 +343,7 @@ _POLICY_QUERY = (
 def policy_rows(cmd, client, args, say) -> List[dict]:
     """list --policy NAME: each cluster's compliance with the policy (definition or assignment name), one row per
     cluster and assignment; says how many comply."""
-    from azext_amlk8s import fleet
+    from azext_amlk8s.act import fleet
     subscriptions, groups = scope(cmd, args)
     name = str(args.get('policy'))
     rows = fleet.throttled(lambda: fleet.graph_rows(client, _POLICY_QUERY.format(name=fleet.kql_string(name)),

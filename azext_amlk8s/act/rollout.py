@@ -111,7 +111,7 @@ def resume_command(argv=None) -> str:
 def run(cmd, refs, job, *, gate, stages, max_failures, stage_wait, dry_run, parallel, say):
     """Every stage in turn; the entries of all targets, each with its ``stage`` (clusters after a stop are
     ``not started``). Returns (entries, stop message or None)."""
-    from azext_amlk8s import fleet
+    from azext_amlk8s.act import fleet
     counts = parse_stages(stages, len(refs))
     groups = plan(refs, counts)
     entries, stopped = [], None
@@ -150,7 +150,7 @@ def _not_started(ref):
 def _gated(cmd, group, done, *, gate, width, say):
     """The stage's entries after its gate: a changed or skipped cluster that verify does not pass has failed.
     ``gate(client, ref, extension_name)`` is verify for one cluster."""
-    from azext_amlk8s import fleet
+    from azext_amlk8s.act import fleet
     by_id = {ref.resource_id: ref for ref in group}
     passed = [by_id[e['clusterId']] for e in done if e['status'] in (fleet.SUCCEEDED, fleet.SKIPPED)]
     if not passed:
@@ -179,7 +179,7 @@ def _gated(cmd, group, done, *, gate, width, say):
 
 def summary(entries, stopped) -> str:
     """The final line: how many changed, skipped, failed and not started, and whether the rollout stopped."""
-    from azext_amlk8s import fleet
+    from azext_amlk8s.act import fleet
     counts = {s: sum(1 for e in entries if e['status'] == s)
               for s in (fleet.SUCCEEDED, fleet.SKIPPED, fleet.FAILED, NOT_STARTED)}
     text = (f"Rollout over {len(entries)} cluster{'' if len(entries) == 1 else 's'}: {counts[fleet.SUCCEEDED]} "
@@ -198,7 +198,8 @@ def targets(cmd, raw, say):
     """(the clusters, the values of an --ids table by cluster id): --ids, or the Resource Graph selection (which -g
     narrows); -c/-t name one cluster and cannot be given with either."""
     from azure.cli.core.azclierror import MutuallyExclusiveArgumentError
-    from azext_amlk8s import fleet, selection
+    from azext_amlk8s.act import fleet
+    from azext_amlk8s.inputs import selection
     chosen = selection.selecting(raw)
     for option, flag in (('resource_group_name', '-g'), ('cluster_name', '-c'), ('cluster_type', '-t')):
         if raw.get(option) and not (chosen and option == 'resource_group_name'):
@@ -225,7 +226,7 @@ def compute_names(cmd, refs, args) -> dict:
     """attach for many clusters: each cluster's arguments with its compute name from the --compute-name pattern
     ({cluster}, {resource_group}, {subscription}); every name checked, and no two alike, before anything is sent."""
     from azure.cli.core.azclierror import InvalidArgumentValueError
-    from azext_amlk8s import request
+    from azext_amlk8s.inputs import request
     pattern = str(args.get('compute_name') or '')
     if len(refs) > 1 and not any(p in pattern for p in _PLACEHOLDERS):
         raise InvalidArgumentValueError(
@@ -259,7 +260,8 @@ def per_cluster(cmd, handler, refs, values, args) -> dict:
     """{cluster id (lower case): its arguments} for the rows of an --ids table, every row checked as the command
     line is (settings rules, TLS files) before anything is sent; all refused rows are named at once."""
     from azure.cli.core.azclierror import AzCLIError, InvalidArgumentValueError
-    from azext_amlk8s import plan as planner, request, selection
+    from azext_amlk8s.inputs import request, selection
+    from azext_amlk8s.rules import plan as planner
     name = getattr(handler, '__name__', '')
     if any(v['columns'] for v in values.values()) and name not in ('deploy', 'check', 'update'):
         raise InvalidArgumentValueError(f'--ids: the table has setting columns, which {name} does not take.',
@@ -305,8 +307,8 @@ def each(cmd, handler, raw, *, confirm, gate, say):
     """The command ``handler`` for each target (one wave, or ``--stages``); ``confirm(refs, args, parallel,
     args_for)`` asks once before anything is sent (``args_for(ref)``: a cluster's own arguments); ``gate(client, ref,
     name)`` verifies a cluster after its stage."""
-    from azext_amlk8s import fleet, waiting
-    from azext_amlk8s.request import plain
+    from azext_amlk8s.act import fleet, waiting
+    from azext_amlk8s.inputs.request import plain
     refs, values = targets(cmd, raw, say)
     args = forwarded(handler, raw)
     rows = per_cluster(cmd, handler, refs, values, args)

@@ -78,7 +78,7 @@ class Tracker:
         """(progress line or None, [(finding, seconds in that state)] newly past the grace period).
 
         ``now`` is this process's monotonic clock and ``wall`` epoch seconds (to place the pod's own timestamps)."""
-        from azext_amlk8s import running
+        from azext_amlk8s.rules import running
         lines = None
         rows = running.workload_rows(bodies, self.expected)
         counted = (sum(1 for r in rows if r['status'] == 'ready'), len(rows))
@@ -124,7 +124,7 @@ class Watch:
         self._stop.set()
 
     def _run(self):
-        from azext_amlk8s import kube
+        from azext_amlk8s.facts import kube
         reader, paths = self._source
         while not self._stop.is_set():
             started = time.monotonic()
@@ -177,7 +177,8 @@ class WatchedPoller:
 def start(access, expected, *, grace, fail_fast, settings=None) -> Optional[Watch]:
     """A running watch of namespace azureml through ``access`` (read before the write), or None when the cluster
     could not be read: then nothing is sent to it during the wait."""
-    from azext_amlk8s import kube, running
+    from azext_amlk8s.facts import kube
+    from azext_amlk8s.rules import running
     if access is None or not access.is_read or access.reader is None:
         return None
     nodes = access.bodies.get(kube.path_of(None, 'nodes'))
@@ -197,7 +198,7 @@ def fail_fast_error(ex: FailFast, follow: str):
 
 def start_for(access, extension, ref, extension_name, options) -> Optional[Watch]:
     """``start`` for an extension body (what deploy sent, or what verify read): its components and settings."""
-    from azext_amlk8s import health
+    from azext_amlk8s.rules import health
     if options is None or options.arm_only:
         return None
     settings = ((extension or {}).get('properties') or {}).get('configurationSettings') or {}

@@ -14,9 +14,9 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 from azure.cli.core.azclierror import InvalidArgumentValueError, RequiredArgumentMissingError
 
-from azext_amlk8s.settings import (BOOL, CATALOGUE, ENUM, NODE_SELECTOR_PREFIX, Settings, SettingsInput,
-                                   VersionChoice, as_bool, check_inference, check_relay, check_workloads, derive,
-                                   load_tls, normalise_input, unique)
+from azext_amlk8s.rules.settings import (BOOL, CATALOGUE, ENUM, NODE_SELECTOR_PREFIX, Settings, SettingsInput,
+                                         VersionChoice, as_bool, check_inference, check_relay, check_workloads, derive,
+                                         load_tls, normalise_input, unique)
 
 JOBS = 'training jobs'
 ENDPOINTS = 'online endpoints and deployments'
@@ -324,7 +324,7 @@ def versions_train(request_settings, choice: VersionChoice, props) -> Optional[s
 
 def blocking_checks(plan: UpdatePlan, facts, extension_name):
     """The prerequisite checks the resulting configuration fails on this cluster."""
-    from azext_amlk8s import prereqs, settings as rules
+    from azext_amlk8s.rules import prereqs, settings as rules
     intent = prereqs.Intent(extension_name=extension_name, **rules.intent_fields(plan.settings))
     return [r for r in prereqs.run_checks(facts, intent) if r.id in UPDATE_CHECKS and r.status == prereqs.FAIL]
 
@@ -332,7 +332,7 @@ def blocking_checks(plan: UpdatePlan, facts, extension_name):
 def refuse_blocking(blocking, ref):
     """Stop the update (nothing sent) when the resulting configuration fails a check on this cluster."""
     from azure.cli.core.azclierror import ValidationError
-    from azext_amlk8s.prereqs import summarize_failures
+    from azext_amlk8s.rules.prereqs import summarize_failures
     if blocking:
         raise ValidationError(f'The resulting configuration cannot work on {ref.display}: '
                               f'{summarize_failures(blocking)}', 'Change the settings as the findings say.')

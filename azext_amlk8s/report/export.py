@@ -24,8 +24,7 @@ import json
 import re
 from typing import Dict, List, Optional
 
-from azext_amlk8s._constants import CONTAINER_SERVICE_API, EXTENSION_TYPE, EXTENSIONS_API, ML_API
-from azext_amlk8s.relay import RELAY_API
+from azext_amlk8s._constants import CONTAINER_SERVICE_API, EXTENSION_TYPE, EXTENSIONS_API, ML_API, RELAY_API
 
 FORMATS = ('arm', 'bicep', 'terraform', 'policy')
 ATTACH_FORMATS = ('arm', 'bicep', 'terraform')

@@ -36,8 +36,8 @@ from azure.cli.core.azclierror import (
 )
 
 from azext_amlk8s._validators import looks_secret
-from azext_amlk8s.hostnames import (CNAME_ARG, arg_with_value as _arg_with_value, cname_matches, parse_ip as _parse_ip,
-                                    shown as _shown, validate_cname)
+from azext_amlk8s.rules.hostnames import (CNAME_ARG, arg_with_value as _arg_with_value, cname_matches,
+                                          parse_ip as _parse_ip, shown as _shown, validate_cname)
 
 CERT_ARG = "--ssl-cert-pem-file"
 KEY_ARG = "--ssl-key-pem-file"

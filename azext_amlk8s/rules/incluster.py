@@ -21,14 +21,14 @@ import re
 from typing import List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
-from azext_amlk8s import health, scheduling
-from azext_amlk8s.scheduling import quantity
+from azext_amlk8s.rules import health, scheduling
+from azext_amlk8s.rules.scheduling import quantity
 from azext_amlk8s._constants import RELEASE_NAMESPACE
 from azext_amlk8s._text import shell_quote
-from azext_amlk8s.kube import SKIPPED, Denied, path_of
-from azext_amlk8s.prereqs import FAIL, PASS, UNKNOWN, WARNING, CheckResult, apply_ignore
-from azext_amlk8s.prereqs import _fmt, _join, _plural, _result as _row
-from azext_amlk8s.settings import as_bool
+from azext_amlk8s.facts.kube import SKIPPED, Denied, path_of
+from azext_amlk8s.rules.prereqs import FAIL, PASS, UNKNOWN, WARNING, CheckResult, apply_ignore
+from azext_amlk8s.rules.prereqs import _fmt, _join, _plural, _result as _row
+from azext_amlk8s.rules.settings import as_bool
 
 NS = RELEASE_NAMESPACE
 AKS_CLUSTER_LABEL = 'kubernetes.azure.com/cluster'
@@ -390,7 +390,7 @@ def _ingress(bodies, release):
 
 def _ssl_secret(bodies, wants):
     from azure.cli.core.azclierror import AzCLIError
-    from azext_amlk8s.tls import check_tls_data
+    from azext_amlk8s.rules.tls import check_tls_data
     cid, name = 'ssl-secret', wants['ssl_secret']
     body = bodies.get(path_of(NS, 'secrets', name))
     where = f'secret {name} in namespace {NS}'
@@ -495,7 +495,7 @@ def _arc_arch(linux):
 
 
 def _arc_capacity(linux, intent):
-    from azext_amlk8s.prereqs import capacity_minimum
+    from azext_amlk8s.rules.prereqs import capacity_minimum
     cid = 'capacity'
     usable = [n for n in linux if scheduling.is_ready(n) and _node_arch(n) in ('amd64', '')]
     scenario, workload, cpu_need, mem_need = capacity_minimum(intent, len(usable))

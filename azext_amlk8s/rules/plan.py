@@ -12,7 +12,7 @@ derived from the cluster, and whether an Azure Relay must be found or created. `
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from azext_amlk8s import settings as rules
+from azext_amlk8s.rules import settings as rules
 from azext_amlk8s._constants import EXTENSIONS_API, PROTECTED_PLACEHOLDER
 
 
@@ -25,7 +25,7 @@ class DeployPlan:  # pylint: disable=too-many-instance-attributes
     public: Dict[str, str]              # configurationSettings to send
     protected: Dict[str, str]           # configurationProtectedSettings to send (secrets)
     version: object                     # settings.VersionChoice
-    relay: Optional[object] = None      # relay.RelayPlan: the Arc relay to find or create before the PUT
+    relay: Optional[object] = None      # relay_plan.RelayPlan: the Arc relay to find or create before the PUT
     notes: List[str] = field(default_factory=list)
     trusted_access: Optional[tuple] = None  # (name, body) of the binding --create-trusted-access would create
 
@@ -45,17 +45,17 @@ def _check_new_name(facts, extension_name):
 
 def intent_for(settings, extension_name):
     """What the cluster checks (ARM's and the in-cluster ones) need to know of the request."""
-    from azext_amlk8s import prereqs
+    from azext_amlk8s.rules import prereqs
     return prereqs.Intent(extension_name=extension_name, **rules.intent_fields(settings))
 
 
 def run_checks(facts, settings, extension_name, ignore):
-    from azext_amlk8s import prereqs
+    from azext_amlk8s.rules import prereqs
     return prereqs.run_checks(facts, intent_for(settings, extension_name), ignore or ())
 
 
 def plan_deploy(request, settings, facts) -> DeployPlan:
-    from azext_amlk8s import prereqs, relay
+    from azext_amlk8s.rules import prereqs, relay_plan
     name, ref = request.target.extension_name, request.target.ref
     choice = request.settings.version
     _check_new_name(facts, name)
@@ -63,14 +63,14 @@ def plan_deploy(request, settings, facts) -> DeployPlan:
     results = run_checks(facts, settings, name, request.ignore)
     public, protected, notes = rules.derive(settings, facts)
     warnings = rules.unique(settings.warnings + list(choice.warnings) + version_notes + _row_warnings(results))
-    relay_plan = relay.plan_for(ref, facts.location) if rules.needs_relay(public, protected) else None
+    relay_plan = relay_plan.plan_for(ref, facts.location) if rules.needs_relay(public, protected) else None
     return DeployPlan(settings, results, prereqs.blocking(results), warnings, public, protected, choice, relay_plan,
                       notes)
 
 
 def _row_warnings(results):
     """The lines deploy prints for the rows that do not block but deserve reading."""
-    from azext_amlk8s import prereqs
+    from azext_amlk8s.rules import prereqs
     return [f"{r.title}: {r.finding}{' Fix: ' + r.fix if r.fix else ''}" for r in results
             if r.status in (prereqs.WARNING, prereqs.UNKNOWN, prereqs.IGNORED)]
 
@@ -78,7 +78,7 @@ def _row_warnings(results):
 def add_cluster_rows(plan: DeployPlan, rows):
     """The in-cluster rows join the plan: they replace ARM's rows of the same id (and their warning lines), their
     failures block."""
-    from azext_amlk8s import incluster, prereqs
+    from azext_amlk8s.rules import incluster, prereqs
     before = set(_row_warnings(plan.results))
     plan.results = incluster.merge_rows(plan.results, rows)
     plan.warnings = [w for w in plan.warnings if w not in before] + _row_warnings(plan.results)
@@ -94,26 +94,6 @@ def extension_body(plan: DeployPlan, ref, connection=None) -> dict:
     return rules.extension_body(public, protected, plan.version, 'SystemAssigned' if ref.is_arc else None)
 
 
-def preview(request, plan: DeployPlan, body):
-    """What deploy gives instead of writing: --dry-run's view of the body, or --export's file (written to
-    --export-file, or printed as it is: not JSON-quoted)."""
-    ref, name = request.target.ref, request.target.extension_name
-    if request.export is None:
-        return dry_run_view(body, ref, name)
-    from azext_amlk8s import export
-    text = export.render(request.export, export.Export(body, ref, name, plan.relay, plan.trusted_access))
-    if request.export_file:
-        from knack.log import get_logger
-        with open(request.export_file, 'w', encoding='utf-8') as handle:
-            handle.write(text)
-        get_logger(__name__).warning('Wrote the %s export of %s to %s; nothing was sent to Azure.', request.export,
-                                     ref.display, request.export_file)
-        return None
-    import sys
-    sys.stdout.write(text)
-    return None
-
-
 def dry_run_view(body, ref, extension_name) -> dict:
     """What --dry-run prints: the exact resource, protected values replaced by the placeholder."""
     shown = dict(body, properties=dict(body['properties']))
@@ -126,7 +106,7 @@ def dry_run_view(body, ref, extension_name) -> dict:
 def blocked_error(ref, blocking, what):
     """The error for blocking checks: each finding and fix, and --ignore-check only for those it can skip."""
     from azure.cli.core.azclierror import ValidationError
-    from azext_amlk8s import prereqs
+    from azext_amlk8s.rules import prereqs
     recommendations = [f'Run az amlk8s check {ref.cli_args} for the full report.']
     ignorable = [r.id for r in blocking if r.ignorable]
     if ignorable and len(ignorable) == len(blocking):
@@ -135,19 +115,19 @@ def blocked_error(ref, blocking, what):
 
 
 def _settings_row(status, finding, fix=None):
-    from azext_amlk8s import prereqs
+    from azext_amlk8s.rules import prereqs
     return prereqs.CheckResult('settings', 'Settings', status, finding, fix)
 
 
 def _error_row(ex):
-    from azext_amlk8s import prereqs
+    from azext_amlk8s.rules import prereqs
     return _settings_row(prereqs.FAIL, ex.error_msg, ' '.join(getattr(ex, 'recommendations', None) or []) or None)
 
 
 def check_settings(request):
     """check's settings row (and the resolved settings) before any Azure read; a usage error becomes a failed row."""
     from azure.cli.core.azclierror import AzCLIError
-    from azext_amlk8s import prereqs
+    from azext_amlk8s.rules import prereqs
     if request.settings_error is not None:
         return [_error_row(request.settings_error)], None, []
     if request.settings is None:
