@@ -28,9 +28,10 @@ def test_wheel_contents(wheel):
         metadata = json.loads(archive.read('azext_amlk8s/azext_metadata.json'))
         dist_meta = archive.read(next(n for n in names if n.endswith('.dist-info/METADATA'))).decode()
     assert not [n for n in names if n.startswith('tests/')], 'tests must not ship in the wheel'
-    for module in ('__init__', 'commands', '_params', '_help', 'custom', 'cluster', 'settings', 'tls', 'prereqs',
-                   'relay', 'health', '_client_factory', '_format', '_validators'):
-        assert 'azext_amlk8s/{}.py'.format(module) in names
+    package = REPO / 'azext_amlk8s'
+    sources = sorted(p.relative_to(package.parent).as_posix() for p in package.rglob('*.py'))
+    assert 'azext_amlk8s/rules/settings.py' in sources and 'azext_amlk8s/act/waiting.py' in sources
+    assert [s for s in sources if s not in names] == [], 'every module of every step folder ships'
     assert metadata == {'azext.isPreview': True, 'azext.minCliCoreVersion': '2.51.0'}
     requires = sorted(line.split(':', 1)[1].strip() for line in dist_meta.splitlines()
                       if line.startswith('Requires-Dist:'))
