@@ -55,7 +55,8 @@ def run_checks(facts, settings, extension_name, ignore):
 
 
 def plan_deploy(request, settings, facts) -> DeployPlan:
-    from azext_amlk8s.rules import prereqs, relay_plan
+    from azext_amlk8s.rules import prereqs
+    from azext_amlk8s.rules.relay_plan import plan_for
     name, ref = request.target.extension_name, request.target.ref
     choice = request.settings.version
     _check_new_name(facts, name)
@@ -63,7 +64,7 @@ def plan_deploy(request, settings, facts) -> DeployPlan:
     results = run_checks(facts, settings, name, request.ignore)
     public, protected, notes = rules.derive(settings, facts)
     warnings = rules.unique(settings.warnings + list(choice.warnings) + version_notes + _row_warnings(results))
-    relay_plan = relay_plan.plan_for(ref, facts.location) if rules.needs_relay(public, protected) else None
+    relay_plan = plan_for(ref, facts.location) if rules.needs_relay(public, protected) else None
     return DeployPlan(settings, results, prereqs.blocking(results), warnings, public, protected, choice, relay_plan,
                       notes)
 

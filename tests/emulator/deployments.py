@@ -29,6 +29,8 @@ import hashlib
 import json
 import re
 
+from .log import parse_deployment_body
+
 DEPLOYMENTS_ROUTES = [
     (r"/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.resources/deployments/"
      r"(?P<dep>[^/]+)", ("GET", "PUT"), "deployment"),
@@ -214,7 +216,7 @@ def _body(body):
     if isinstance(body, (bytes, str)):
         text = body.decode("utf-8") if isinstance(body, bytes) else body
         try:
-            return json.loads(re.sub(r'([{,]\s*)template:', r'\1"template":', text, count=1))
+            return parse_deployment_body(text)
         except ValueError as ex:
             raise TemplateError(f"The request content is not valid JSON: {ex}") from None
     return body if isinstance(body, dict) else {}

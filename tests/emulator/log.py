@@ -82,13 +82,19 @@ def redact(value):
 _UNQUOTED_TEMPLATE = re.compile(r'([{,]\s*)template:')
 
 
+def parse_deployment_body(text):
+    """A template deployment's body as ARM reads it: JSON, or JSON with azure-cli's unquoted ``template:`` key
+    (``{"properties": {template: {...}, ...}}``). Raises ValueError when it is neither."""
+    return json.loads(_UNQUOTED_TEMPLATE.sub(r'\1"template":', text, count=1))
+
+
 def _deployment_body(path, body):
-    """A template deployment's body as JSON, so its secure parameters can be redacted: azure-cli sends the
-    template's key unquoted (``{"properties": {template: {...}, ...}}``), which leaves the body a string."""
+    """A template deployment's body as JSON, so its secure parameters can be redacted (azure-cli's body, with the
+    unquoted template key, is kept as a string)."""
     if not isinstance(body, str) or "/providers/microsoft.resources/deployments/" not in path.lower():
         return body
     try:
-        return json.loads(_UNQUOTED_TEMPLATE.sub(r'\1"template":', body, count=1))
+        return parse_deployment_body(body)
     except ValueError:
         return REDACTED
 
